@@ -1,0 +1,25 @@
+"""Command-line interface: a thin shell over the public API, one module per verb.
+
+Each module registers its command(s) on ``distillguard.cli.app.app``; this package only imports them
+and turns a ``DistillguardError`` into a one-line message and exit code 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from distillguard.cli import ingest as _ingest  # noqa: F401  (registers the command)
+from distillguard.cli.app import app
+from distillguard.errors import DistillguardError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except DistillguardError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
