@@ -1,0 +1,330 @@
+"""Per-account behaviour vectors, one SQL definition run by DuckDB.
+
+The SQL is the single definition of every feature: the embedded engine runs it as is, and an engine for
+scale-out translates the same text. Column meanings are listed in ``FEATURE_DOC``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+CAPABILITIES = (
+    "reasoning",
+    "coding",
+    "agentic",
+    "data_analysis",
+    "computer_use",
+    "vision",
+    "rubric_grading",
+    "sensitive_rewrite",
+    "chat",
+)
+"""Capability areas the fingerprint stage assigns to template families."""
+
+HIGH_VALUE = ("reasoning", "coding", "agentic", "data_analysis", "computer_use", "vision", "rubric_grading")
+"""Areas whose outputs are the most valuable as training data for a student model."""
+
+# Rough UTC offset (hours) of where most of a country's people live; used to place activity in the
+# account's local day. Unknown countries fall back to 0, which only weakens the night-share signal.
+_TZ = {
+    "US": -6,
+    "CA": -5,
+    "MX": -6,
+    "BR": -3,
+    "AR": -3,
+    "CL": -4,
+    "CO": -5,
+    "PE": -5,
+    "GB": 0,
+    "IE": 0,
+    "PT": 0,
+    "ES": 1,
+    "FR": 1,
+    "DE": 1,
+    "NL": 1,
+    "BE": 1,
+    "CH": 1,
+    "AT": 1,
+    "IT": 1,
+    "SE": 1,
+    "NO": 1,
+    "DK": 1,
+    "PL": 1,
+    "CZ": 1,
+    "FI": 2,
+    "GR": 2,
+    "RO": 2,
+    "UA": 2,
+    "IL": 2,
+    "TR": 3,
+    "RU": 3,
+    "SA": 3,
+    "AE": 4,
+    "EG": 2,
+    "ZA": 2,
+    "NG": 1,
+    "KE": 3,
+    "IN": 5,
+    "PK": 5,
+    "BD": 6,
+    "TH": 7,
+    "VN": 7,
+    "ID": 7,
+    "MY": 8,
+    "SG": 8,
+    "PH": 8,
+    "CN": 8,
+    "HK": 8,
+    "TW": 8,
+    "KR": 9,
+    "JP": 9,
+    "AU": 10,
+    "NZ": 12,
+}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Definitions (not thresholds) that features depend on."""
+
+    large_thinking_budget: int = 8000
+    release_grace_hours: float = 24.0
+    """A model first seen this long after the log starts counts as a release seen in the log."""
+    shared_family_accounts: int = 5
+    """A template family used by at least this many accounts counts as shared across accounts."""
+
+
+FEATURE_DOC: dict[str, str] = {
+    "account_id": "the account",
+    "n_exchanges": "exchanges sent",
+    "first_ts": "first exchange",
+    "last_ts": "last exchange",
+    "active_days": "distinct UTC days with traffic",
+    "active_hours": "distinct UTC hours (date+hour) with traffic",
+    "per_active_hour": "exchanges per active hour",
+    "peak_hour": "most exchanges in one clock hour",
+    "gap_cv": "coefficient of variation of the gaps between exchanges (low = machine-regular)",
+    "hour_entropy": "entropy of the UTC hour of day, normalised to [0,1] (1 = round the clock)",
+    "night_share": "share sent between 01:00 and 06:00 in the account's country",
+    "n_families": "distinct template families",
+    "top_family_share": "share of the largest template family",
+    "family_entropy": "entropy of template families, normalised by log(n_exchanges)",
+    "shared_family_share": "share of traffic in families that many accounts use",
+    "max_family_accounts": "accounts in the widest family this account uses",
+    "top_capability": "capability area with most traffic",
+    "top_capability_share": "its share",
+    "capability_entropy": "entropy of capability areas, normalised to [0,1]",
+    "high_value_share": "share in high-value capability areas (reasoning, coding, agentic, ...)",
+    "cot_share": "share eliciting chain-of-thought (step-by-step, reconstruction, trace coercion)",
+    "reconstruction_share": "share asking to reconstruct the reasoning behind a given answer",
+    "coercion_share": "share coercing the language or form of the reasoning trace",
+    "rubric_share": "share of rubric grading (reward-model use)",
+    "rewrite_share": "share of 'safe rewrite' requests of sensitive questions",
+    "refusal_probe_share": "share probing refusals",
+    "thinking_share": "share with thinking / reasoning requested",
+    "large_budget_share": "share with a thinking budget at or above the configured size",
+    "single_turn_share": "share with no earlier assistant turn (no conversation)",
+    "tools_offered_share": "share offering tools",
+    "tool_result_share": "share returning tool results (a real tool loop)",
+    "tool_loop_ratio": "exchanges with tool results / exchanges offering tools",
+    "image_share": "share with images",
+    "out_in_ratio": "median output/input tokens",
+    "saturation_share": "share stopped at max_tokens",
+    "error_share": "share with HTTP status >= 400",
+    "n_ips": "distinct source addresses",
+    "n_nets": "distinct /24 or /48 networks",
+    "n_user_agents": "distinct user agents",
+    "n_end_users": "distinct declared end users",
+    "n_models": "distinct models",
+    "new_model_share": "share on a model released during the log, after its release",
+    "pivot_hours": "hours from a release to this account's first use of it (accounts active before it)",
+    "pathway": "sign-up pathway",
+    "verified": "identity verified",
+    "country": "account country",
+    "org_id": "organisation",
+    "payment_fingerprint": "payment-method fingerprint",
+    "email_domain": "sign-up e-mail domain",
+    "account_created": "account creation time",
+    "age_days_at_first": "account age in days at its first exchange",
+}
+
+_SQL = """
+WITH x AS (
+  SELECT e.request_id, e.account_id, e.ts, e.model, e.country, e.client_ip, e.client_net, e.user_agent,
+         e.end_user_id, e.n_assistant_turns, e.n_tool_results, coalesce(len(e.tools_offered), 0) AS n_tools,
+         e.n_images, e.thinking_requested, e.thinking_budget, e.input_tokens, e.output_tokens,
+         e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
+         f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
+         f.refusal_probe
+  FROM {exchanges} e JOIN {fp} f USING (request_id)
+),
+meta AS (
+  SELECT account_id, mode(pathway) AS pathway, bool_or(coalesce(verified, false)) AS verified,
+         mode(country) AS country, mode(org_id) AS org_id, mode(payment_fingerprint) AS payment_fingerprint,
+         mode(email_domain) AS email_domain, min(account_created) AS account_created
+  FROM {exchanges} GROUP BY account_id
+),
+gaps AS (
+  SELECT account_id,
+         epoch(ts) - epoch(lag(ts) OVER (PARTITION BY account_id ORDER BY ts)) AS gap
+  FROM x
+),
+gap_stats AS (
+  SELECT account_id, CASE WHEN avg(gap) > 0 THEN stddev_pop(gap) / avg(gap) END AS gap_cv
+  FROM gaps WHERE gap IS NOT NULL GROUP BY account_id
+),
+hours AS (
+  SELECT account_id, hour(ts) AS h, count(*) AS c FROM x GROUP BY ALL
+),
+hour_stats AS (
+  SELECT account_id, -sum(p * ln(p)) / ln(24) AS hour_entropy
+  FROM (SELECT account_id, c / sum(c) OVER (PARTITION BY account_id) AS p FROM hours)
+  GROUP BY account_id
+),
+clock AS (
+  SELECT account_id, date_trunc('hour', ts) AS hr, count(*) AS c FROM x GROUP BY ALL
+),
+clock_stats AS (
+  SELECT account_id, count(*) AS active_hours, max(c) AS peak_hour FROM clock GROUP BY account_id
+),
+fam AS (
+  SELECT account_id, family_id, count(*) AS c FROM x GROUP BY ALL
+),
+fam_acc AS (
+  SELECT family_id, count(*) AS n_acc FROM fam GROUP BY family_id
+),
+fam_stats AS (
+  SELECT account_id, count(*) AS n_families, max(p) AS top_family_share,
+         CASE WHEN sum(c) > 1 THEN -sum(p * ln(p)) / ln(sum(c)) ELSE 0 END AS family_entropy,
+         sum(CASE WHEN n_acc >= {shared_accounts} THEN p ELSE 0 END) AS shared_family_share,
+         max(n_acc) AS max_family_accounts
+  FROM (SELECT account_id, family_id, c, c / sum(c) OVER (PARTITION BY account_id) AS p FROM fam)
+  JOIN fam_acc USING (family_id)
+  GROUP BY account_id
+),
+cap AS (
+  SELECT account_id, capability, count(*) AS c FROM x GROUP BY ALL
+),
+cap_stats AS (
+  SELECT account_id, arg_max(capability, c) AS top_capability, max(p) AS top_capability_share,
+         -sum(p * ln(p)) / ln({n_caps}) AS capability_entropy,
+         sum(CASE WHEN capability IN ({high_value}) THEN p ELSE 0 END) AS high_value_share
+  FROM (SELECT account_id, capability, c, c / sum(c) OVER (PARTITION BY account_id) AS p FROM cap)
+  GROUP BY account_id
+),
+releases AS (
+  SELECT model, min(ts) AS released FROM x GROUP BY model
+  HAVING min(ts) > (SELECT min(ts) FROM x) + to_microseconds(CAST({grace_us} AS BIGINT))
+),
+model_pivot AS (
+  SELECT x.account_id,
+         avg(CASE WHEN r.model IS NOT NULL THEN 1.0 ELSE 0.0 END) AS new_model_share,
+         min(CASE WHEN r.model IS NOT NULL AND fa.first_ts < r.released
+                  THEN epoch(x.ts) - epoch(r.released) END) / 3600.0 AS pivot_hours
+  FROM x LEFT JOIN releases r ON x.model = r.model
+  JOIN (SELECT account_id, min(ts) AS first_ts FROM x GROUP BY account_id) fa ON fa.account_id = x.account_id
+  GROUP BY x.account_id
+),
+base AS (
+  SELECT account_id,
+         count(*) AS n_exchanges, min(ts) AS first_ts, max(ts) AS last_ts,
+         count(DISTINCT CAST(ts AS DATE)) AS active_days,
+         avg(CASE WHEN ((hour(ts) + coalesce(tz.off, 0) + 24) % 24) BETWEEN 1 AND 5 THEN 1.0 ELSE 0.0 END)
+           AS night_share,
+         avg(CASE WHEN cot_elicitation OR reasoning_reconstruction OR trace_coercion THEN 1.0 ELSE 0.0 END)
+           AS cot_share,
+         avg(CASE WHEN reasoning_reconstruction THEN 1.0 ELSE 0.0 END) AS reconstruction_share,
+         avg(CASE WHEN trace_coercion THEN 1.0 ELSE 0.0 END) AS coercion_share,
+         avg(CASE WHEN rubric_grading THEN 1.0 ELSE 0.0 END) AS rubric_share,
+         avg(CASE WHEN sensitive_rewrite THEN 1.0 ELSE 0.0 END) AS rewrite_share,
+         avg(CASE WHEN refusal_probe THEN 1.0 ELSE 0.0 END) AS refusal_probe_share,
+         avg(CASE WHEN thinking_requested THEN 1.0 ELSE 0.0 END) AS thinking_share,
+         avg(CASE WHEN coalesce(thinking_budget, 0) >= {large_budget} THEN 1.0 ELSE 0.0 END) AS large_budget_share,
+         avg(CASE WHEN coalesce(n_assistant_turns, 0) = 0 THEN 1.0 ELSE 0.0 END) AS single_turn_share,
+         avg(CASE WHEN n_tools > 0 THEN 1.0 ELSE 0.0 END) AS tools_offered_share,
+         avg(CASE WHEN coalesce(n_tool_results, 0) > 0 THEN 1.0 ELSE 0.0 END) AS tool_result_share,
+         avg(CASE WHEN coalesce(n_images, 0) > 0 THEN 1.0 ELSE 0.0 END) AS image_share,
+         median(output_tokens / greatest(input_tokens, 1)) AS out_in_ratio,
+         avg(CASE WHEN stop_reason = 'max_tokens' THEN 1.0 ELSE 0.0 END) AS saturation_share,
+         avg(CASE WHEN coalesce(status, 200) >= 400 THEN 1.0 ELSE 0.0 END) AS error_share,
+         count(DISTINCT client_ip) AS n_ips, count(DISTINCT client_net) AS n_nets,
+         count(DISTINCT user_agent) AS n_user_agents, count(DISTINCT end_user_id) AS n_end_users,
+         count(DISTINCT model) AS n_models
+  FROM x LEFT JOIN tz ON x.country = tz.country
+  GROUP BY account_id
+)
+SELECT b.account_id, b.n_exchanges, b.first_ts, b.last_ts, b.active_days, c.active_hours,
+       b.n_exchanges / c.active_hours AS per_active_hour, c.peak_hour,
+       coalesce(g.gap_cv, 0.0) AS gap_cv, h.hour_entropy, b.night_share,
+       f.n_families, f.top_family_share, f.family_entropy, f.shared_family_share, f.max_family_accounts,
+       k.top_capability, k.top_capability_share, k.capability_entropy, k.high_value_share,
+       b.cot_share, b.reconstruction_share, b.coercion_share, b.rubric_share, b.rewrite_share,
+       b.refusal_probe_share, b.thinking_share, b.large_budget_share, b.single_turn_share,
+       b.tools_offered_share, b.tool_result_share,
+       CASE WHEN b.tools_offered_share > 0 THEN b.tool_result_share / b.tools_offered_share ELSE 0 END
+         AS tool_loop_ratio,
+       b.image_share, b.out_in_ratio, b.saturation_share, b.error_share,
+       b.n_ips, b.n_nets, b.n_user_agents, b.n_end_users, b.n_models,
+       p.new_model_share,
+       p.pivot_hours,
+       m.pathway, m.verified, m.country, m.org_id, m.payment_fingerprint, m.email_domain, m.account_created,
+       (epoch(b.first_ts) - epoch(m.account_created)) / 86400.0 AS age_days_at_first
+FROM base b
+JOIN clock_stats c USING (account_id)
+JOIN hour_stats h USING (account_id)
+JOIN fam_stats f USING (account_id)
+JOIN cap_stats k USING (account_id)
+JOIN model_pivot p USING (account_id)
+JOIN meta m USING (account_id)
+LEFT JOIN gap_stats g USING (account_id)
+ORDER BY b.account_id
+"""
+
+
+def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
+    return _SQL.format(
+        exchanges=exchanges,
+        fp=fp,
+        shared_accounts=int(cfg.shared_family_accounts),
+        n_caps=len(CAPABILITIES),
+        high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
+        grace_us=int(cfg.release_grace_hours * 3600 * 1_000_000),
+        large_budget=int(cfg.large_thinking_budget),
+    )
+
+
+def _register_tz(con: duckdb.DuckDBPyConnection) -> None:
+    tz = pa.table({"country": list(_TZ), "off": list(_TZ.values())})
+    con.register("tz", tz)
+
+
+def account_features(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    exchanges: str = "exchanges",
+    fp: str = "fp_exchanges",
+    config: FeatureConfig | None = None,
+) -> pa.Table:
+    """One row per account with every column of ``FEATURE_DOC``."""
+    _register_tz(con)
+    try:
+        return con.sql(_sql(config or FeatureConfig(), exchanges, fp)).to_arrow_table()
+    finally:
+        con.unregister("tz")
+
+
+def model_releases(
+    con: duckdb.DuckDBPyConnection, *, exchanges: str = "exchanges", config: FeatureConfig | None = None
+) -> pa.Table:
+    """Models first seen well after the log starts: (model, released) — releases the log itself shows."""
+    cfg = config or FeatureConfig()
+    grace = int(cfg.release_grace_hours * 3600 * 1_000_000)
+    sql = f"""
+      SELECT model, min(ts) AS released FROM {exchanges} GROUP BY model
+      HAVING min(ts) > (SELECT min(ts) FROM {exchanges}) + to_microseconds(CAST({grace} AS BIGINT))
+      ORDER BY released
+    """
+    return con.sql(sql).to_arrow_table()

@@ -1,0 +1,169 @@
+"""The account-key graph and its communities.
+
+Each account is tied to the keys it shares with other accounts; the graph is bipartite (accounts on one
+side, keys on the other), so a key used by n accounts costs n edges, not n² pairs. Louvain community
+detection (scikit-network) over this weighted biadjacency turns it into clusters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+from sknetwork.clustering import Louvain
+
+KEY_KINDS = ("net", "asn", "payment", "user_agent", "client", "email_domain", "family", "system", "params", "created")
+"""Kinds of blocking key, each with a base weight, a crowd cap and a minimum share in ``LinkConfig``."""
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    weight: float
+    crowd_cap: int
+    """Beyond this many accounts a key is a crowd (NAT, reseller egress, campus): its weight shrinks."""
+    min_share: float
+    """An account joins a key only if at least this share of its traffic carries it."""
+    min_count: int = 1
+
+
+def _default_rules() -> dict[str, KeyRule]:
+    return {
+        "net": KeyRule(weight=0.6, crowd_cap=60, min_share=0.2),
+        "asn": KeyRule(weight=0.15, crowd_cap=40, min_share=0.5),
+        "payment": KeyRule(weight=1.0, crowd_cap=500, min_share=0.0),
+        "user_agent": KeyRule(weight=0.4, crowd_cap=30, min_share=0.5),
+        "client": KeyRule(weight=0.4, crowd_cap=30, min_share=0.5),
+        "email_domain": KeyRule(weight=0.2, crowd_cap=30, min_share=0.0),
+        "family": KeyRule(weight=1.0, crowd_cap=1_000_000, min_share=0.15, min_count=3),
+        "system": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.3, min_count=3),
+        "params": KeyRule(weight=0.3, crowd_cap=50, min_share=0.5, min_count=3),
+        "created": KeyRule(weight=0.3, crowd_cap=200, min_share=0.0),
+    }
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    rules: dict[str, KeyRule] = field(default_factory=_default_rules)
+    crowd_exponent: float = 1.5
+    """Weight of a crowd key = weight * (crowd_cap / n_accounts) ** crowd_exponent."""
+    resolution: float = 1.0
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class Linkage:
+    incidence: pa.Table
+    """account_id, kind, key, n_accounts, share, weight: the kept account-key ties."""
+    clusters: pa.Table
+    """account_id, cluster_id (int64); accounts with no tie form singleton clusters."""
+
+
+_INCIDENCE_SQL = """
+WITH acc AS (SELECT account_id, count(*) AS n FROM {ex} GROUP BY account_id),
+raw AS (
+  SELECT account_id, 'net' AS kind, client_net AS key, count(*) AS c FROM {ex}
+    WHERE client_net IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'asn', CAST(client_asn AS VARCHAR) || '|' || coalesce(pathway, ''), count(*) FROM {ex}
+    WHERE client_asn IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'payment', payment_fingerprint, count(*) FROM {ex}
+    WHERE payment_fingerprint IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'user_agent', user_agent, count(*) FROM {ex} WHERE user_agent IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'client', concat_ws('|', ja4, ja3, http2_fingerprint, header_order), count(*) FROM {ex}
+    WHERE coalesce(ja4, ja3, http2_fingerprint, header_order) IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'email_domain', email_domain, count(*) FROM {ex} WHERE email_domain IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'family', CAST(family_id AS VARCHAR), count(*) FROM {fp} GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'system', CAST(system_family_id AS VARCHAR), count(*) FROM {fp}
+    WHERE system_family_id IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'params',
+         concat_ws('|', api, model, CAST(max_tokens AS VARCHAR), CAST(thinking_budget AS VARCHAR),
+                   reasoning_effort, CAST(temperature AS VARCHAR), CAST(len(tools_offered) AS VARCHAR)),
+         count(*) FROM {ex} GROUP BY ALL
+  UNION ALL
+  SELECT account_id, 'created', strftime(min(account_created), '%Y-%m-%d %H') || '|' || coalesce(min(pathway), ''),
+         count(*) FROM {ex} WHERE account_created IS NOT NULL GROUP BY account_id
+),
+kept AS (
+  SELECT r.account_id, r.kind, r.key, r.c / acc.n AS share
+  FROM raw r JOIN acc USING (account_id) JOIN rules USING (kind)
+  WHERE r.key IS NOT NULL AND r.c >= rules.min_count AND r.c / acc.n >= rules.min_share
+)
+SELECT account_id, kind, key, count(*) OVER (PARTITION BY kind, key) AS n_accounts, share FROM kept
+"""
+
+
+def _fp_with_account(ex: str, fp: str) -> str:
+    return f"(SELECT e.account_id, f.family_id, f.system_family_id FROM {ex} e JOIN {fp} f USING (request_id))"
+
+
+def incidence(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:
+    """Account-key ties that pass each kind's share rule, with the key's crowd size and final weight."""
+    rules = pa.table(
+        {
+            "kind": list(cfg.rules),
+            "min_share": [r.min_share for r in cfg.rules.values()],
+            "min_count": [r.min_count for r in cfg.rules.values()],
+        }
+    )
+    con.register("rules", rules)
+    try:
+        sql = _INCIDENCE_SQL.format(ex=exchanges, fp=_fp_with_account(exchanges, fp))
+        tbl = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("rules")
+    tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2))
+    kinds = tbl["kind"].to_pylist()
+    n_acc = tbl["n_accounts"].to_numpy().astype(np.float64)
+    base = np.array([cfg.rules[k].weight for k in kinds], dtype=np.float64)
+    cap = np.array([cfg.rules[k].crowd_cap for k in kinds], dtype=np.float64)
+    crowd = np.minimum(1.0, (cap / np.maximum(n_acc, 1.0)) ** cfg.crowd_exponent)
+    share = tbl["share"].to_numpy().astype(np.float64)
+    weight = base * crowd * np.sqrt(share)
+    return tbl.append_column("weight", pa.array(weight, pa.float64()))
+
+
+def communities(accounts: pa.Array, inc: pa.Table, cfg: LinkConfig) -> pa.Table:
+    """Louvain over the weighted account-key biadjacency; untied accounts become singletons."""
+    acc_list = accounts.to_pylist()
+    row_of = {a: i for i, a in enumerate(acc_list)}
+    n = len(acc_list)
+    if inc.num_rows == 0 or n == 0:
+        return pa.table({"account_id": accounts, "cluster_id": pa.array(np.arange(n), pa.int64())})
+    key_ids = pc.binary_join_element_wise(inc["kind"], inc["key"], "\x1f")
+    enc = pc.dictionary_encode(key_ids).combine_chunks()
+    cols = enc.indices.to_numpy()
+    rows = np.fromiter((row_of[a] for a in inc["account_id"].to_pylist()), dtype=np.int64, count=inc.num_rows)
+    w = inc["weight"].to_numpy()
+    bi = sp.csr_matrix((w, (rows, cols)), shape=(n, len(enc.dictionary)))
+    labels = Louvain(resolution=cfg.resolution, random_state=cfg.seed).fit(bi, force_bipartite=True).labels_row_
+    labels = np.asarray(labels, dtype=np.int64)
+    # Accounts with no tie keep their own cluster rather than a shared "isolated" label.
+    tied = np.asarray(bi.getnnz(axis=1) > 0)
+    nxt = int(labels.max()) + 1 if n else 0
+    lone = np.flatnonzero(~tied)
+    labels[lone] = np.arange(nxt, nxt + lone.size)
+    return pa.table({"account_id": accounts, "cluster_id": pa.array(labels, pa.int64())})
+
+
+def link_accounts(
+    con: duckdb.DuckDBPyConnection,
+    accounts: pa.Array,
+    config: LinkConfig | None = None,
+    *,
+    exchanges: str = "exchanges",
+    fp: str = "fp_exchanges",
+) -> Linkage:
+    cfg = config or LinkConfig()
+    inc = incidence(con, cfg, exchanges=exchanges, fp=fp)
+    return Linkage(incidence=inc, clusters=communities(accounts, inc, cfg))

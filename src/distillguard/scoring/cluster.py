@@ -1,0 +1,244 @@
+"""Cluster-level behaviour: what the accounts of one linked cluster do together.
+
+A hydra cluster spreads its volume so that each account looks small; these aggregates put it back
+together. ``CLUSTER_DOC`` names every column. Also computes each account's *affinity* to its cluster
+(the share of its traffic in the template families its cluster shares), so that an ordinary customer
+who merely shares a reseller's egress with a campaign is not condemned by infrastructure alone.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+CLUSTER_DOC: dict[str, str] = {
+    "cluster_id": "cluster from linking",
+    "n_accounts": "accounts in the cluster",
+    "n_exchanges": "exchanges they sent",
+    "exchanges_per_account": "mean exchanges per account",
+    "n_orgs": "distinct organisations",
+    "n_payments": "distinct payment fingerprints",
+    "payment_shared_share": "share of accounts whose payment fingerprint another member also uses",
+    "n_pathways": "distinct sign-up pathways",
+    "unverified_share": "share of accounts not verified",
+    "n_nets": "distinct /24 or /48 networks",
+    "n_countries": "distinct account countries",
+    "creation_burst_share": "largest share of accounts created within one day",
+    "core_family_share": "share of the cluster's traffic in families used by several of its accounts",
+    "top_family_share": "share of its traffic in its single largest family",
+    "n_core_families": "families used by several of its accounts",
+    "high_value_share": "share in high-value capability areas",
+    "cot_share": "share eliciting chain-of-thought",
+    "reconstruction_share": "share asking to reconstruct reasoning behind a given answer",
+    "coercion_share": "share coercing the reasoning trace's language or form",
+    "rubric_share": "share of rubric grading",
+    "rewrite_share": "share of sensitive-rewrite requests",
+    "single_turn_share": "share with no earlier assistant turn",
+    "thinking_share": "share with thinking requested",
+    "large_budget_share": "share with large thinking budgets",
+    "tool_result_share": "share returning tool results",
+    "tools_offered_share": "share offering tools",
+    "new_model_share": "share on models released during the log",
+    "fast_pivot_share": "share of accounts that used a new model within 24 h of its release",
+    "mean_gap_cv": "mean timing irregularity of its accounts",
+    "mean_hour_entropy": "mean round-the-clock spread of its accounts",
+    "synchrony": "mean correlation of each account's hourly activity with the rest of the cluster",
+    "n_end_users": "distinct declared end users",
+}
+
+_CLUSTER_SQL = """
+WITH a AS (SELECT * FROM acc),
+x AS (
+  SELECT e.account_id, a.cluster_id, f.family_id, e.ts, e.model, f.capability, f.cot_elicitation,
+         f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
+         e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,
+         coalesce(len(e.tools_offered), 0) AS n_tools, e.end_user_id
+  FROM {ex} e JOIN {fp} f USING (request_id) JOIN a USING (account_id)
+),
+fam AS (
+  SELECT cluster_id, family_id, count(*) AS c, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL
+),
+size AS (SELECT cluster_id, count(*) AS n FROM a GROUP BY cluster_id),
+core AS (
+  SELECT f.cluster_id, f.family_id, f.c FROM fam f JOIN size s USING (cluster_id)
+  WHERE f.n_acc >= greatest(2, {core_min_share} * s.n)
+),
+fam_stats AS (
+  SELECT fam.cluster_id, coalesce(sum(core.c), 0) / sum(fam.c) AS core_family_share,
+         max(fam.c) / sum(fam.c) AS top_family_share, count(core.family_id) AS n_core_families
+  FROM fam LEFT JOIN core USING (cluster_id, family_id) GROUP BY fam.cluster_id
+),
+pay AS (
+  SELECT cluster_id, payment_fingerprint, count(*) AS n FROM a
+  WHERE payment_fingerprint IS NOT NULL GROUP BY ALL
+),
+pay_stats AS (
+  SELECT a.cluster_id, avg(CASE WHEN pay.n >= 2 THEN 1.0 ELSE 0.0 END) AS payment_shared_share
+  FROM a LEFT JOIN pay USING (cluster_id, payment_fingerprint) GROUP BY a.cluster_id
+),
+burst AS (
+  SELECT cluster_id, max(n) AS n_burst FROM (
+    SELECT cluster_id, CAST(account_created AS DATE) AS d, count(*) AS n FROM a
+    WHERE account_created IS NOT NULL GROUP BY ALL) GROUP BY cluster_id
+),
+acc_stats AS (
+  SELECT cluster_id, count(*) AS n_accounts, sum(n_exchanges) AS n_exchanges,
+         count(DISTINCT org_id) AS n_orgs, count(DISTINCT payment_fingerprint) AS n_payments,
+         count(DISTINCT pathway) AS n_pathways,
+         avg(CASE WHEN coalesce(verified, false) THEN 0.0 ELSE 1.0 END) AS unverified_share,
+         count(DISTINCT country) AS n_countries,
+         avg(CASE WHEN pivot_hours IS NOT NULL AND pivot_hours <= 24 THEN 1.0 ELSE 0.0 END) AS fast_pivot_share,
+         avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy
+  FROM a GROUP BY cluster_id
+),
+ex_stats AS (
+  SELECT cluster_id,
+         avg(CASE WHEN capability IN ({high_value}) THEN 1.0 ELSE 0.0 END) AS high_value_share,
+         avg(CASE WHEN cot_elicitation OR reasoning_reconstruction OR trace_coercion THEN 1.0 ELSE 0.0 END)
+           AS cot_share,
+         avg(CASE WHEN reasoning_reconstruction THEN 1.0 ELSE 0.0 END) AS reconstruction_share,
+         avg(CASE WHEN trace_coercion THEN 1.0 ELSE 0.0 END) AS coercion_share,
+         avg(CASE WHEN rubric_grading THEN 1.0 ELSE 0.0 END) AS rubric_share,
+         avg(CASE WHEN sensitive_rewrite THEN 1.0 ELSE 0.0 END) AS rewrite_share,
+         avg(CASE WHEN coalesce(n_assistant_turns, 0) = 0 THEN 1.0 ELSE 0.0 END) AS single_turn_share,
+         avg(CASE WHEN thinking_requested THEN 1.0 ELSE 0.0 END) AS thinking_share,
+         avg(CASE WHEN coalesce(thinking_budget, 0) >= {large_budget} THEN 1.0 ELSE 0.0 END) AS large_budget_share,
+         avg(CASE WHEN coalesce(n_tool_results, 0) > 0 THEN 1.0 ELSE 0.0 END) AS tool_result_share,
+         avg(CASE WHEN n_tools > 0 THEN 1.0 ELSE 0.0 END) AS tools_offered_share,
+         avg(CASE WHEN model IN (SELECT model FROM releases) THEN 1.0 ELSE 0.0 END) AS new_model_share,
+         count(DISTINCT end_user_id) AS n_end_users
+  FROM x GROUP BY cluster_id
+),
+nets AS (
+  SELECT a.cluster_id, count(DISTINCT e.client_net) AS n_nets
+  FROM {ex} e JOIN a USING (account_id) GROUP BY a.cluster_id
+)
+SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts AS exchanges_per_account,
+       s.n_orgs, s.n_payments, coalesce(p.payment_shared_share, 0.0) AS payment_shared_share, s.n_pathways,
+       s.unverified_share, n.n_nets, s.n_countries,
+       coalesce(b.n_burst, 0) / s.n_accounts AS creation_burst_share,
+       f.core_family_share, f.top_family_share, f.n_core_families,
+       x.high_value_share, x.cot_share, x.reconstruction_share, x.coercion_share, x.rubric_share,
+       x.rewrite_share, x.single_turn_share, x.thinking_share, x.large_budget_share, x.tool_result_share,
+       x.tools_offered_share, x.new_model_share, s.fast_pivot_share, s.mean_gap_cv, s.mean_hour_entropy,
+       x.n_end_users
+FROM acc_stats s
+JOIN ex_stats x USING (cluster_id)
+JOIN fam_stats f USING (cluster_id)
+JOIN nets n USING (cluster_id)
+LEFT JOIN pay_stats p USING (cluster_id)
+LEFT JOIN burst b USING (cluster_id)
+ORDER BY s.cluster_id
+"""
+
+_AFFINITY_SQL = """
+WITH x AS (
+  SELECT e.account_id, a.cluster_id, f.family_id
+  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+),
+size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
+fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
+core AS (
+  SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id)
+  WHERE fam.n_acc >= greatest(2, {core_min_share} * size.n)
+)
+SELECT x.account_id,
+       avg(CASE WHEN core.family_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS affinity
+FROM x LEFT JOIN core USING (cluster_id, family_id)
+GROUP BY x.account_id
+"""
+
+
+def cluster_features(
+    con: duckdb.DuckDBPyConnection,
+    acc: pa.Table,
+    *,
+    exchanges: str,
+    fp: str,
+    high_value: tuple[str, ...],
+    large_budget: int,
+    core_min_share: float,
+) -> pa.Table:
+    """``acc`` = account features with ``cluster_id``; ``releases`` must be registered (model, released)."""
+    con.register("acc", acc)
+    try:
+        sql = _CLUSTER_SQL.format(
+            ex=exchanges,
+            fp=fp,
+            high_value=", ".join(f"'{c}'" for c in high_value),
+            large_budget=int(large_budget),
+            core_min_share=float(core_min_share),
+        )
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("acc")
+
+
+def affinity(
+    con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, core_min_share: float
+) -> pa.Table:
+    """account_id, affinity: share of the account's traffic in its cluster's shared families."""
+    con.register("acc", acc)
+    try:
+        sql = _AFFINITY_SQL.format(ex=exchanges, fp=fp, core_min_share=float(core_min_share))
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("acc")
+
+
+def synchrony(
+    con: duckdb.DuckDBPyConnection,
+    acc: pa.Table,
+    *,
+    exchanges: str,
+    min_accounts: int = 3,
+    max_accounts: int = 2000,
+) -> pa.Table:
+    """cluster_id, synchrony: mean leave-one-out correlation of accounts' hourly series in the cluster.
+
+    Load-balanced hydra accounts rise and fall together; independent customers do not. Clusters larger
+    than ``max_accounts`` are measured on a fixed sample of their accounts so memory stays bounded.
+    """
+    con.register("acc", acc)
+    try:
+        sql = f"""
+          WITH big AS (SELECT cluster_id FROM acc GROUP BY cluster_id HAVING count(*) >= {int(min_accounts)}),
+          sample AS (
+            SELECT account_id, cluster_id FROM (
+              SELECT account_id, cluster_id,
+                     row_number() OVER (PARTITION BY cluster_id ORDER BY hash(account_id)) AS rn
+              FROM acc WHERE cluster_id IN (SELECT cluster_id FROM big))
+            WHERE rn <= {int(max_accounts)}
+          )
+          SELECT s.cluster_id, s.account_id, CAST(epoch(date_trunc('hour', e.ts)) // 3600 AS BIGINT) AS h,
+                 count(*) AS c
+          FROM {exchanges} e JOIN sample s USING (account_id) GROUP BY ALL ORDER BY s.cluster_id
+        """
+        tbl = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("acc")
+    out_ids: list[int] = []
+    out_sync: list[float] = []
+    if tbl.num_rows == 0:
+        return pa.table({"cluster_id": pa.array([], pa.int64()), "synchrony": pa.array([], pa.float64())})
+    cid = tbl["cluster_id"].to_numpy()
+    acc_codes = np.unique(tbl["account_id"].to_numpy(zero_copy_only=False), return_inverse=True)[1]
+    hours = tbl["h"].to_numpy()
+    counts = tbl["c"].to_numpy().astype(np.float64)
+    bounds = np.flatnonzero(np.diff(cid)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cid)], strict=True):
+        a = np.unique(acc_codes[lo:hi], return_inverse=True)[1]
+        h = hours[lo:hi] - hours[lo:hi].min()
+        m = sp.csr_matrix((counts[lo:hi], (a, h)), shape=(a.max() + 1, h.max() + 1)).toarray()
+        total = m.sum(axis=0)
+        rest = total[None, :] - m
+        mc = m - m.mean(axis=1, keepdims=True)
+        rc = rest - rest.mean(axis=1, keepdims=True)
+        denom = np.sqrt((mc * mc).sum(axis=1) * (rc * rc).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(denom > 0, (mc * rc).sum(axis=1) / denom, 0.0)
+        out_ids.append(int(cid[lo]))
+        out_sync.append(float(np.mean(r)))
+    return pa.table({"cluster_id": pa.array(out_ids, pa.int64()), "synchrony": pa.array(out_sync, pa.float64())})

@@ -1,0 +1,118 @@
+"""Combine account rules, cluster rules and affinity into risk, flags and evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from distillguard.features.account import FEATURE_DOC, HIGH_VALUE
+from distillguard.scoring.cluster import CLUSTER_DOC, affinity, cluster_features, synchrony
+from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
+
+ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size")
+CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony")
+
+
+def default_rules_path() -> Path:
+    return Path(str(resources.files("distillguard.scoring").joinpath("rules.toml")))
+
+
+def default_rules() -> RuleSet:
+    return load_rules(default_rules_path(), account_columns=ACCOUNT_COLUMNS, campaign_columns=CLUSTER_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Scores:
+    accounts: pa.Table
+    """Features plus cluster_id, affinity, account_risk, campaign_risk, risk, flagged, evidence."""
+    clusters: pa.Table
+    """Cluster features plus synchrony, risk, evidence."""
+
+
+def _join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
+    out = left.join(right, key, join_type="left outer")
+    return out.sort_by(key)
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    features: pa.Table,
+    clusters: pa.Table,
+    releases: pa.Table,
+    rules: RuleSet,
+    *,
+    exchanges: str = "exchanges",
+    fp: str = "fp_exchanges",
+) -> Scores:
+    large_budget = int(rules.setting("large_thinking_budget"))
+    core_min_share = float(rules.setting("core_family_min_share"))
+    acc = _join(features.sort_by("account_id"), clusters, "account_id")
+    sizes = (
+        acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
+    )
+    acc = _join(acc, sizes, "cluster_id").sort_by("account_id")
+    aff = affinity(con, acc, exchanges=exchanges, fp=fp, core_min_share=core_min_share)
+    acc = _join(acc, aff, "account_id")
+
+    con.register("releases", releases)
+    try:
+        cl = cluster_features(
+            con,
+            acc,
+            exchanges=exchanges,
+            fp=fp,
+            high_value=HIGH_VALUE,
+            large_budget=large_budget,
+            core_min_share=core_min_share,
+        )
+    finally:
+        con.unregister("releases")
+    cl = _join(cl, synchrony(con, acc, exchanges=exchanges), "cluster_id")
+
+    center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
+    a_points, a_evidence = apply_rules(acc, rules.account)
+    a_risk = risk_from_points(a_points, center, slope)
+    c_points, c_evidence = apply_rules(cl, rules.campaign)
+    c_risk = risk_from_points(c_points, center, slope)
+
+    # An account carries its cluster's risk in proportion to how much of the cluster's shared traffic it
+    # sends itself (affinity), so infrastructure alone never condemns a bystander.
+    min_aff = float(rules.setting("min_affinity"))
+    c_index = {cid: i for i, cid in enumerate(cl["cluster_id"].to_pylist())}
+    acc_cluster = acc["cluster_id"].to_pylist()
+    ci = np.array([c_index[c] for c in acc_cluster], dtype=np.int64)
+    aff_v = np.nan_to_num(acc["affinity"].to_numpy(zero_copy_only=False).astype(np.float64))
+    size_v = acc["cluster_size"].to_numpy().astype(np.float64)
+    membership = np.where(size_v >= 2, np.clip(aff_v / max(min_aff, 1e-9), 0.0, 1.0), 0.0)
+    inherited = c_risk[ci] * membership
+    risk = np.maximum(a_risk, inherited)
+    flagged = risk >= float(rules.setting("flag_threshold"))
+
+    evidence: list[list[str]] = []
+    for i in range(acc.num_rows):
+        ev = list(a_evidence[i])
+        if inherited[i] > a_risk[i] and inherited[i] > 0:
+            j = ci[i]
+            ev.append(
+                f"member of linked cluster {acc_cluster[i]} ({int(size_v[i])} accounts, cluster risk "
+                f"{c_risk[j]:.2f}), {aff_v[i]:.0%} of its traffic in the cluster's shared template families"
+            )
+            ev.extend(f"cluster: {e}" for e in c_evidence[j])
+        evidence.append(ev)
+
+    acc = (
+        acc.append_column("account_risk", pa.array(a_risk))
+        .append_column("campaign_risk", pa.array(c_risk[ci]))
+        .append_column("risk", pa.array(risk))
+        .append_column("flagged", pa.array(flagged))
+        .append_column("evidence", pa.array(evidence, pa.list_(pa.string())))
+    )
+    cl = cl.append_column("risk", pa.array(c_risk)).append_column(
+        "evidence", pa.array(c_evidence, pa.list_(pa.string()))
+    )
+    return Scores(accounts=acc, clusters=cl)

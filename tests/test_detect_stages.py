@@ -1,0 +1,57 @@
+"""Features, linking and scoring on a hand-built world (fingerprints given, simulator not involved)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from detect_world import HYDRA, build_world
+
+from distillguard.features import account_features, model_releases
+from distillguard.linking import link_accounts
+from distillguard.scoring import default_rules, score
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    build_world().load(c)
+    return c
+
+
+def test_features_measure_what_they_say(con: duckdb.DuckDBPyConnection) -> None:
+    f = {r["account_id"]: r for r in account_features(con).to_pylist()}
+    assert f["hyd00"]["n_exchanges"] == 150
+    assert f["hyd00"]["single_turn_share"] == 1.0
+    assert f["hyd00"]["cot_share"] == 1.0
+    assert f["hyd00"]["reconstruction_share"] == pytest.approx(50 / 150)
+    assert f["hyd00"]["top_capability"] == "reasoning"
+    assert f["hyd00"]["shared_family_share"] == 1.0  # both families span all 12 hydra accounts
+    assert f["agent0"]["tool_loop_ratio"] == 1.0
+    assert f["batch0"]["n_families"] == 1
+    assert f["chat00"]["single_turn_share"] < 0.5
+    assert 0.0 <= f["chat00"]["hour_entropy"] <= 1.0
+
+
+def test_linking_puts_the_hydra_in_one_cluster_without_its_neighbours(con: duckdb.DuckDBPyConnection) -> None:
+    feats = account_features(con)
+    link = link_accounts(con, feats["account_id"])
+    cluster = dict(zip(link.clusters["account_id"].to_pylist(), link.clusters["cluster_id"].to_pylist(), strict=True))
+    hydra_clusters = {cluster[a] for a in HYDRA}
+    assert len(hydra_clusters) == 1
+    kinds = {r["kind"] for r in link.incidence.to_pylist() if r["account_id"] in HYDRA}
+    assert {"payment", "family", "net"} <= kinds
+
+
+def test_scoring_flags_the_hydra_with_evidence_and_clears_the_rest(con: duckdb.DuckDBPyConnection) -> None:
+    feats = account_features(con)
+    link = link_accounts(con, feats["account_id"])
+    s = score(con, feats, link.clusters, model_releases(con), default_rules())
+    rows = {r["account_id"]: r for r in s.accounts.to_pylist()}
+    flagged = {a for a, r in rows.items() if r["flagged"]}
+    assert flagged == HYDRA
+    for a in HYDRA:
+        assert rows[a]["risk"] >= 0.5
+        assert any("reconstruct" in e for e in rows[a]["evidence"])
+    # Legitimacy is positive evidence: the agent is cleared by its real tool loop.
+    assert any(e.startswith("real-tool-loops") for e in rows["agent0"]["evidence"])
+    assert all(0.0 <= r["risk"] <= 1.0 for r in rows.values())
