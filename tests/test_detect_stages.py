@@ -55,3 +55,27 @@ def test_scoring_flags_the_hydra_with_evidence_and_clears_the_rest(con: duckdb.D
     # Legitimacy is positive evidence: the agent is cleared by its real tool loop.
     assert any(e.startswith("real-tool-loops") for e in rows["agent0"]["evidence"])
     assert all(0.0 <= r["risk"] <= 1.0 for r in rows.values())
+
+
+def test_replay_dates_each_flag_after_the_traffic_that_condemns_it(con: duckdb.DuckDBPyConnection) -> None:
+    from datetime import timedelta
+
+    from detect_world import T0
+
+    from distillguard.scoring.replay import first_flagged
+
+    feats = account_features(con)
+    link = link_accounts(con, feats["account_id"])
+    rules = default_rules()
+    s = score(con, feats, link.clusters, model_releases(con), rules)
+    first = {r["account_id"]: r["first_flagged_at"] for r in first_flagged(
+        con, s.accounts, s.clusters, rules, step=timedelta(hours=1)
+    ).to_pylist()}
+    for a in HYDRA:
+        at = first[a]
+        assert at is not None
+        # Not before the account or its cluster has sent the volume the rules ask for: 20 exchanges of the
+        # account (2 h) for its own rules, 300 of the cluster (3 h) for the cluster's.
+        assert at >= T0 + timedelta(hours=2), (a, at)
+        assert at <= T0 + timedelta(hours=16), (a, at)
+    assert not any(a.startswith("chat") and first.get(a) for a in first)

@@ -10,7 +10,8 @@ import sys
 
 from rich.console import Console
 
-from distillguard.cli import ingest as _ingest  # noqa: F401  (registers the command)
+from distillguard.cli import analyze as _analyze  # noqa: F401  (registers the command)
+from distillguard.cli import ingest as _ingest  # noqa: F401
 from distillguard.cli.app import app
 from distillguard.errors import DistillguardError
 

@@ -193,8 +193,8 @@ def columns_of(table: pa.Table) -> dict[str, np.ndarray]:
     return out
 
 
-def apply_rules(table: pa.Table, rules: Sequence[Rule]) -> tuple[np.ndarray, list[list[str]]]:
-    """Total points per row and the evidence sentences of the rules each row matched."""
+def apply_rules(table: pa.Table, rules: Sequence[Rule], *, explain: bool = True) -> tuple[np.ndarray, list[list[str]]]:
+    """Total points per row and (if ``explain``) the evidence sentences of the rules each row matched."""
     n = table.num_rows
     cols = columns_of(table)
     points = np.zeros(n, dtype=np.float64)
@@ -205,6 +205,8 @@ def apply_rules(table: pa.Table, rules: Sequence[Rule]) -> tuple[np.ndarray, lis
         if not hit.any():
             continue
         points[hit] += rule.points
+        if not explain:
+            continue
         if rows is None:
             rows = table.to_pylist()
         for i in np.flatnonzero(hit):

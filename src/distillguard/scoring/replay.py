@@ -1,0 +1,209 @@
+"""Replay: when would each account first have been flagged, had the detector run every ``step``?
+
+One aggregation pass groups exchanges by (account, time bucket); the replay then walks the buckets in
+order, adding each bucket's counts to running totals and evaluating the same rules on the running
+shares. Cost: one pass over the log plus (checkpoints × accounts) vector work, not one analysis per step.
+
+What the replay knows in hindsight (documented in docs/detection.md): the final clustering and its shared
+template families, and slow-moving cluster attributes (payment sharing, organisations, creation bursts,
+synchrony, infrastructure counts). Everything volume- or content-based is recomputed at each checkpoint
+from the exchanges seen so far, so an account is never flagged before it has sent the traffic that
+condemns it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from distillguard.features.account import CAPABILITIES, HIGH_VALUE
+from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
+
+_FLAGS = {
+    "cot": "cot_elicitation OR reasoning_reconstruction OR trace_coercion",
+    "reconstruction": "reasoning_reconstruction",
+    "coercion": "trace_coercion",
+    "rubric": "rubric_grading",
+    "rewrite": "sensitive_rewrite",
+    "refusal_probe": "refusal_probe",
+    "single_turn": "coalesce(n_assistant_turns, 0) = 0",
+    "tools_offered": "coalesce(len(tools_offered), 0) > 0",
+    "tool_result": "coalesce(n_tool_results, 0) > 0",
+    "thinking": "thinking_requested",
+    "large_budget": "coalesce(thinking_budget, 0) >= {large_budget}",
+    "image": "coalesce(n_images, 0) > 0",
+    "high_value": "capability IN ({high_value})",
+    "core": "core.family_id IS NOT NULL",
+    **{f"cap_{c}": f"capability = '{c}'" for c in CAPABILITIES},
+}
+
+_SQL = """
+WITH x AS (
+  SELECT e.*, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
+         f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
+  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+),
+size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
+fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
+core AS (
+  SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id)
+  WHERE fam.n_acc >= greatest(2, {core_min_share} * size.n)
+)
+SELECT account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
+FROM x LEFT JOIN core USING (cluster_id, family_id)
+GROUP BY ALL ORDER BY b
+"""
+
+
+def _bucket_counts(
+    con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, t0: float, step: float, rules: RuleSet
+) -> pa.Table:
+    sums = ", ".join(f"sum(CASE WHEN {expr} THEN 1 ELSE 0 END) AS {name}" for name, expr in _FLAGS.items()).format(
+        large_budget=int(rules.setting("large_thinking_budget")),
+        high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
+    )
+    sql = _SQL.format(
+        ex=exchanges,
+        fp=fp,
+        t0=t0,
+        step=step,
+        sums=sums,
+        core_min_share=float(rules.setting("core_family_min_share")),
+    )
+    con.register("acc", acc.select(["account_id", "cluster_id"]))
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("acc")
+
+
+def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Table:
+    n = cum[:, 0]
+    safe = np.maximum(n, 1.0)
+    col = {name: cum[:, i + 1] for i, name in enumerate(names)}
+    caps = np.stack([col[f"cap_{c}"] for c in CAPABILITIES], axis=1)
+    top = caps.argmax(axis=1)
+    data: dict[str, object] = {
+        "n_exchanges": n,
+        "cot_share": col["cot"] / safe,
+        "reconstruction_share": col["reconstruction"] / safe,
+        "coercion_share": col["coercion"] / safe,
+        "rubric_share": col["rubric"] / safe,
+        "rewrite_share": col["rewrite"] / safe,
+        "refusal_probe_share": col["refusal_probe"] / safe,
+        "single_turn_share": col["single_turn"] / safe,
+        "tools_offered_share": col["tools_offered"] / safe,
+        "tool_result_share": col["tool_result"] / safe,
+        "tool_loop_ratio": np.where(
+            col["tools_offered"] > 0, col["tool_result"] / np.maximum(col["tools_offered"], 1), 0
+        ),
+        "thinking_share": col["thinking"] / safe,
+        "large_budget_share": col["large_budget"] / safe,
+        "image_share": col["image"] / safe,
+        "high_value_share": col["high_value"] / safe,
+        "top_capability_share": caps.max(axis=1) / safe,
+        "top_capability": np.array(CAPABILITIES, dtype=object)[top],
+        "affinity": col["core"] / safe,
+    }
+    tbl = pa.table({k: pa.array(v) for k, v in data.items()})
+    for name in static.column_names:
+        if name not in tbl.column_names:
+            tbl = tbl.append_column(name, static[name])
+    # Accounts with no traffic yet must match nothing: null out their volume so no rule fires.
+    return tbl.set_column(0, "n_exchanges", pa.array(np.where(n > 0, n, np.nan), pa.float64(), from_pandas=True))
+
+
+def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters: int, static: pa.Table) -> pa.Table:
+    sums = np.zeros((n_clusters, cum.shape[1]))
+    np.add.at(sums, cid, cum)
+    seen = np.bincount(cid, weights=(cum[:, 0] > 0).astype(np.float64), minlength=n_clusters)
+    n = sums[:, 0]
+    safe = np.maximum(n, 1.0)
+    col = {name: sums[:, i + 1] for i, name in enumerate(names)}
+    data: dict[str, object] = {
+        "n_accounts": np.where(seen > 0, seen, np.nan),
+        "n_exchanges": n,
+        "exchanges_per_account": n / np.maximum(seen, 1.0),
+        "core_family_share": col["core"] / safe,
+        "high_value_share": col["high_value"] / safe,
+        "cot_share": col["cot"] / safe,
+        "reconstruction_share": col["reconstruction"] / safe,
+        "coercion_share": col["coercion"] / safe,
+        "rubric_share": col["rubric"] / safe,
+        "rewrite_share": col["rewrite"] / safe,
+        "single_turn_share": col["single_turn"] / safe,
+        "thinking_share": col["thinking"] / safe,
+        "large_budget_share": col["large_budget"] / safe,
+        "tool_result_share": col["tool_result"] / safe,
+        "tools_offered_share": col["tools_offered"] / safe,
+    }
+    tbl = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
+    for name in static.column_names:
+        if name not in tbl.column_names:
+            tbl = tbl.append_column(name, static[name])
+    return tbl
+
+
+def first_flagged(
+    con: duckdb.DuckDBPyConnection,
+    accounts: pa.Table,
+    clusters: pa.Table,
+    rules: RuleSet,
+    *,
+    step: timedelta,
+    exchanges: str = "exchanges",
+    fp: str = "fp_exchanges",
+) -> pa.Table:
+    """account_id, first_flagged_at for the accounts of ``accounts`` (scored, with cluster_id and flagged)."""
+    flagged_clusters = set(accounts.filter(accounts["flagged"])["cluster_id"].to_pylist())
+    if not flagged_clusters:
+        return pa.table(
+            {"account_id": pa.array([], pa.string()), "first_flagged_at": pa.array([], pa.timestamp("us", tz="UTC"))}
+        )
+    mask = pa.array([c in flagged_clusters for c in accounts["cluster_id"].to_pylist()])
+    acc = accounts.filter(mask)
+    t0 = float(con.sql(f"SELECT epoch(min(ts)) AS t FROM {exchanges}").to_arrow_table()["t"][0].as_py())
+    step_s = step.total_seconds()
+    counts = _bucket_counts(con, acc, exchanges=exchanges, fp=fp, t0=t0, step=step_s, rules=rules)
+    names = list(_FLAGS)
+    ids = acc["account_id"].to_pylist()
+    row_of = {a: i for i, a in enumerate(ids)}
+    cl_ids = sorted(flagged_clusters)
+    cl_row = {c: i for i, c in enumerate(cl_ids)}
+    cid = np.array([cl_row[c] for c in acc["cluster_id"].to_pylist()], dtype=np.int64)
+    cl_static = clusters.filter(pa.array([c in flagged_clusters for c in clusters["cluster_id"].to_pylist()]))
+    cl_static = cl_static.take(np.argsort([cl_row[c] for c in cl_static["cluster_id"].to_pylist()]))
+    acc_static = acc.drop_columns([c for c in acc.column_names if c in ("risk", "flagged", "evidence")])
+
+    rows = np.array([row_of[a] for a in counts["account_id"].to_pylist()], dtype=np.int64)
+    buckets = counts["b"].to_numpy()
+    values = np.stack([counts[c].to_numpy().astype(np.float64) for c in ["n", *names]], axis=1)
+    cum = np.zeros((len(ids), len(names) + 1))
+    first = np.full(len(ids), -1, dtype=np.int64)
+    center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
+    min_aff, threshold = float(rules.setting("min_affinity")), float(rules.setting("flag_threshold"))
+    size = acc_static["cluster_size"].to_numpy().astype(np.float64)
+    bounds = np.flatnonzero(np.diff(buckets)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(buckets)], strict=True):
+        np.add.at(cum, rows[lo:hi], values[lo:hi])
+        av = _account_view(cum, names, acc_static)
+        a_points, _ = apply_rules(av, rules.account, explain=False)
+        cv = _cluster_view(cum, names, cid, len(cl_ids), cl_static)
+        c_points, _ = apply_rules(cv, rules.campaign, explain=False)
+        aff = np.nan_to_num(av["affinity"].to_numpy(zero_copy_only=False))
+        member = np.where(size >= 2, np.clip(aff / max(min_aff, 1e-9), 0, 1), 0)
+        risk = np.maximum(
+            risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
+        )
+        newly = (first < 0) & (risk >= threshold) & (cum[:, 0] > 0)
+        first[newly] = buckets[lo]
+    # Accounts flagged by the full analysis but never by the replay (their condemning evidence is only
+    # visible in hindsight) are dated at the end of the log: the analysis itself is what flagged them.
+    last = int(buckets.max()) if len(buckets) else 0
+    final = np.array(acc["flagged"].to_pylist(), dtype=bool)
+    first = np.where((first < 0) & final, last, first)
+    at = [None if b < 0 else int((t0 + (b + 1) * step_s) * 1e6) for b in first]
+    return pa.table({"account_id": pa.array(ids), "first_flagged_at": pa.array(at, pa.timestamp("us", tz="UTC"))})
