@@ -1,17 +1,36 @@
 """The only module that knows the stage order. Each function here is one user-facing step.
 
 ``ingest_paths``: log files -> store (exchanges + quarantine + ledger).
+``analyze``: store -> fingerprint -> features -> linking -> scoring -> replay -> results.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from distillguard.errors import InputError
+from distillguard.features import account_features, model_releases
+from distillguard.features.account import FeatureConfig
+from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint import fingerprint as fingerprint_exchanges
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, read_source
+from distillguard.linking import LinkConfig, link_accounts
+from distillguard.scoring import default_rules, load_rules, score
+from distillguard.scoring.campaigns import build_outputs
+from distillguard.scoring.replay import first_flagged
+from distillguard.scoring.score import ACCOUNT_COLUMNS, CLUSTER_COLUMNS
 from distillguard.store import Store
 
 log = logging.getLogger(__name__)
@@ -100,3 +119,165 @@ def _ingest_file(store: Store, path: Path, options: IngestOptions, progress: Pro
             progress(str(path), min(batch.end_offset, size) if not batch.complete else size, size)
     read, stored, duplicates, quarantined = counts
     return FileSummary(str(path), read, stored, duplicates, quarantined, resumed_after=resume.lines)
+
+
+# ---------------------------------------------------------------------------------------------- analyze
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """Options of ``analyze``. ``rules``: a rule file (default: the packaged one). ``replay_every``:
+    checkpoint spacing for first-flag times (None: every flagged account is dated at the end of the log)."""
+
+    rules: Path | None = None
+    replay_every: timedelta | None = timedelta(hours=6)
+    fingerprint: FingerprintConfig = field(default_factory=FingerprintConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    memory_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalyzeSummary:
+    store: str
+    out_dir: str
+    exchanges: int
+    accounts: int
+    flagged: int
+    campaigns: int
+    families: int
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "out_dir": self.out_dir,
+            "exchanges": self.exchanges,
+            "accounts": self.accounts,
+            "flagged_accounts": self.flagged,
+            "campaigns": self.campaigns,
+            "template_families": self.families,
+            "seconds": self.seconds,
+        }
+
+
+_FP_COLUMNS = [
+    "request_id", "account_id", "ts", "model", "system_text", "first_user_text", "last_user_text",
+    "n_user_turns", "n_assistant_turns", "n_tool_results", "tools_offered", "n_images",
+    "thinking_requested", "thinking_budget", "reasoning_effort",
+]  # fmt: skip
+
+Step = Callable[[str], None]
+
+
+def _is_store(path: Path) -> bool:
+    return path.suffix == ".duckdb" and path.is_file()
+
+
+def analyze(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: AnalyzeOptions | None = None,
+    *,
+    store_path: str | os.PathLike[str] | None = None,
+    step: Step | None = None,
+) -> AnalyzeSummary:
+    """Ingest (unless given a store), fingerprint, profile, link and score; write results to ``out_dir``.
+
+    Writes ``accounts.parquet``, ``campaigns.parquet``, ``families.parquet`` and ``summary.json``, and
+    keeps the same tables in the store for the report and the dashboard.
+    """
+    options = options or AnalyzeOptions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    say = step or (lambda _msg: None)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and _is_store(paths[0]):
+        store_file = paths[0]
+    else:
+        store_file = Path(store_path) if store_path else out / "store.duckdb"
+        say("ingest")
+        ingest_paths(paths, store_file)
+        lap("ingest")
+    rules = (
+        load_rules(options.rules, account_columns=ACCOUNT_COLUMNS, campaign_columns=CLUSTER_COLUMNS)
+        if options.rules
+        else default_rules()
+    )
+    with Store.open(store_file, memory_limit=options.memory_limit) as store:
+        con = store.connection
+        n_exchanges = store.count("exchanges")
+        if n_exchanges == 0:
+            raise InputError(f"{store_file}: the store holds no exchanges to analyze")
+        say("fingerprint")
+        fps = fingerprint_exchanges(store.iter_exchange_batches(_FP_COLUMNS), options.fingerprint)
+        store.write_table("fp_exchanges", fps.exchanges)
+        store.write_table("fp_families", fps.families)
+        lap("fingerprint")
+        say("features")
+        feats = account_features(con, config=options.features)
+        releases = model_releases(con, config=options.features)
+        lap("features")
+        say("linking")
+        link = link_accounts(con, feats["account_id"], options.link)
+        store.write_table("link_incidence", link.incidence)
+        lap("linking")
+        say("scoring")
+        scores = score(con, feats, link.clusters, releases, rules)
+        lap("scoring")
+        if options.replay_every is not None:
+            say("replay")
+            first = first_flagged(con, scores.accounts, scores.clusters, rules, step=options.replay_every)
+        else:
+            first = _flagged_at_end(con, scores.accounts)
+        lap("replay")
+        accounts, campaigns = build_outputs(con, scores, first)
+        store.write_table("accounts", accounts)
+        store.write_table("campaigns", campaigns)
+        store.write_table("account_features", scores.accounts.drop_columns(["evidence"]))
+        store.write_table("clusters", scores.clusters)
+        store.write_table("model_releases", releases)
+        pq.write_table(accounts, out / "accounts.parquet")
+        pq.write_table(campaigns, out / "campaigns.parquet")
+        pq.write_table(fps.families, out / "families.parquet")
+        lap("outputs")
+    summary = AnalyzeSummary(
+        store=str(store_file),
+        out_dir=str(out),
+        exchanges=n_exchanges,
+        accounts=accounts.num_rows,
+        flagged=int(pc.sum(accounts["flagged"]).as_py() or 0),
+        campaigns=campaigns.num_rows,
+        families=fps.families.num_rows,
+        seconds=seconds,
+    )
+    doc = summary.to_dict() | {
+        "rules": str(options.rules) if options.rules else "default",
+        "replay_every_hours": options.replay_every.total_seconds() / 3600 if options.replay_every else None,
+        "top_campaigns": [
+            {k: r[k] for k in ("campaign_id", "accounts", "exchanges", "risk")}
+            for r in campaigns.select(["campaign_id", "accounts", "exchanges", "risk"]).slice(0, 20).to_pylist()
+        ],
+    }
+    (out / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    return summary
+
+
+def _flagged_at_end(con: duckdb.DuckDBPyConnection, accounts: pa.Table) -> pa.Table:
+    end = con.sql("SELECT max(ts) AS t FROM exchanges").to_arrow_table()["t"][0].as_py()
+    flags = accounts["flagged"].to_pylist()
+    return pa.table(
+        {
+            "account_id": accounts["account_id"],
+            "first_flagged_at": pa.array([end if f else None for f in flags], pa.timestamp("us", tz="UTC")),
+        }
+    )
