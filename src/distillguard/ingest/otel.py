@@ -353,6 +353,8 @@ def _old_text(content: Any, info: BodyInfo | None) -> str:
                     texts.append(block["text"])
                 elif block.get("type") in ("image", "image_url") and info is not None:
                     info.n_images += 1
+                elif block.get("type") == "tool_result" and info is not None:
+                    info.n_tool_results += 1
         return "\n".join(texts)
     return content if isinstance(content, str) else ""
 

@@ -118,8 +118,8 @@ class Store:
     def schema_version(self) -> int | None:
         if "meta" not in self._tables():
             return None
-        row = self.connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else None
+        rows = self.connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        return int(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         tables = self._tables()
@@ -178,11 +178,12 @@ class Store:
 
     def resume_point(self, source: str, fingerprint: str) -> tuple[Resume, bool]:
         """Where committed batches of this file end, and whether the file is already complete."""
-        row = self.connection.execute(
+        rows = self.connection.execute(
             "SELECT max(last_line), max(end_offset), bool_or(complete) FROM ingest_ledger "
             "WHERE source = ? AND fingerprint = ?",
             [source, fingerprint],
-        ).fetchone()
+        ).fetchall()
+        row = rows[0] if rows else None
         if row is None or row[0] is None:
             return Resume(), False
         return Resume(lines=int(row[0]), offset=int(row[1])), bool(row[2])
@@ -253,7 +254,7 @@ class Store:
         cols = self._checked_columns(columns)
         cursor = self.connection.cursor()
         try:
-            reader = cursor.execute(f"SELECT {cols} FROM exchanges ORDER BY ts, request_id").to_arrow_reader(batch_rows)
+            reader = cursor.sql(f"SELECT {cols} FROM exchanges ORDER BY ts, request_id").to_arrow_reader(batch_rows)
             if reader is None:
                 raise StoreError("DuckDB returned no result")
             yield from reader
@@ -261,8 +262,9 @@ class Store:
             cursor.close()
 
     def count(self, table: str) -> int:
-        row = self.connection.execute(f'SELECT count(*) FROM "{self._checked_name(table, reading=True)}"').fetchone()
-        return int(row[0]) if row else 0
+        sql = f'SELECT count(*) FROM "{self._checked_name(table, reading=True)}"'
+        rows = self.connection.execute(sql).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def write_table(self, name: str, table: pa.Table, replace: bool = True) -> None:
         """Store a result table under ``name`` (replacing it, or appending when ``replace`` is False)."""

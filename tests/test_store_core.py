@@ -1,0 +1,88 @@
+"""The DuckDB store: idempotent ingest, version checks, the read/write API later stages use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from ingest_golden import FIXTURES
+
+from distillguard.errors import StoreError
+from distillguard.pipeline import ingest_paths
+from distillguard.schema import EXCHANGE_COLUMNS, SCHEMA_VERSION
+from distillguard.store import MIGRATIONS, Store
+
+
+def test_reingest_adds_nothing_and_counts_duplicates(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    first = ingest_paths([FIXTURES / "exchanges.jsonl"], store)
+    assert (first.read, first.stored, first.duplicates) == (5, 5, 0)
+    again = ingest_paths([FIXTURES / "exchanges.jsonl"], store)  # same file: the ledger says it is done
+    assert again.files[0].skipped and again.stored == 0
+    other_shapes = ingest_paths([FIXTURES / "exchanges.jsonl.gz", FIXTURES / "exchanges.parquet"], store)
+    assert (other_shapes.read, other_shapes.stored, other_shapes.duplicates) == (10, 0, 10)
+    with Store.open(store, read_only=True) as s:
+        assert s.count("exchanges") == 5
+
+
+def test_store_api_reads_batches_and_writes_results(tmp_path: Path) -> None:
+    ingest_paths([FIXTURES / "exchanges.jsonl"], tmp_path / "s.duckdb")
+    with Store.open(tmp_path / "s.duckdb") as s:
+        batches = list(s.iter_exchange_batches(columns=["request_id", "ts"], batch_rows=2))
+        assert [b.num_rows for b in batches] == [2, 2, 1]
+        assert batches[0].schema.names == ["request_id", "ts"]
+        assert s.exchanges_relation().columns == EXCHANGE_COLUMNS
+        s.write_table("scores", pa.table({"account_id": ["a"], "score": [0.5]}))
+        s.write_table("scores", pa.table({"account_id": ["b"], "score": [0.7]}), replace=False)
+        assert s.read_table("scores").column("account_id").to_pylist() == ["a", "b"]
+        with pytest.raises(StoreError):
+            s.write_table("exchanges", pa.table({"x": [1]}))
+        with pytest.raises(StoreError):
+            s.exchanges_relation(columns=["nope"])
+
+
+def _set_version(path: Path, version: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+
+
+def test_newer_and_unmigratable_versions_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    _set_version(path, SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="newer distillguard"):
+        Store.open(path)
+    _set_version(path, SCHEMA_VERSION - 1)
+    with pytest.raises(StoreError, match="cannot be upgraded"):
+        Store.open(path)
+
+
+def test_registered_migration_upgrades_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    _set_version(path, SCHEMA_VERSION - 1)
+    ran: list[int] = []
+
+    def migrate(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE migrated_marker (x INTEGER)")
+        ran.append(1)
+
+    monkeypatch.setitem(MIGRATIONS, SCHEMA_VERSION - 1, migrate)
+    with Store.open(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert s.count("migrated_marker") == 0
+    assert ran == [1]
+
+
+def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(StoreError, match="not a distillguard store"):
+        Store.open(path)
+    not_db = tmp_path / "text.duckdb"
+    not_db.write_text("hello")
+    with pytest.raises(StoreError):
+        Store.open(not_db)
