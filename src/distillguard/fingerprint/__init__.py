@@ -1,0 +1,43 @@
+"""Fingerprint stage: template families, capability areas and harvesting flags of every exchange.
+
+Contract::
+
+    from distillguard.fingerprint import FingerprintConfig, fingerprint, Fingerprints
+    fp = fingerprint(batches, FingerprintConfig())
+
+``batches`` is an iterable of ``pa.RecordBatch`` (or ``pa.Table``) with EXCHANGES columns; it needs at
+least ``request_id``, ``account_id`` and ``first_user_text`` and uses, when present, ``ts``,
+``system_text``, ``n_assistant_turns``, ``n_tool_results``, ``tools_offered``, ``n_images``,
+``thinking_requested``, ``thinking_budget`` and ``reasoning_effort``. It is consumed once, streaming:
+per-exchange results stay compact arrays; per-skeleton state is one entry per *unique* skeleton.
+
+``Fingerprints.exchanges`` (schema ``EXCHANGE_FP``): one row per input exchange, in input order:
+request_id, family_id, system_family_id (null without a system prompt), user_family_id, capability
+and the booleans cot_elicitation, reasoning_reconstruction, trace_coercion, rubric_grading,
+sensitive_rewrite, refusal_probe.
+
+``Fingerprints.families`` (schema ``FAMILIES``): one row per family, largest first: family_id, the
+system and user family ids, n_exchanges, n_accounts, capability, capability_scores (struct of one
+score per area), the six flags as shares of the family's exchanges, structural shares (tools_share,
+computer_tools_share, tool_results_share, images_share, thinking_share, multi_turn_share), structure
+(exact / near / wrapper), example_skeleton (masked, <= ``example_cap`` characters), signature (MinHash
+of the representative user skeleton, ``num_perm`` uint32 values for intel sharing) and first/last seen.
+
+How: each text is masked once (``distillguard.text.mask``; a bounded cache keyed by the raw text's
+xxhash), skeletons are deduplicated by xxhash, only new skeletons are MinHashed (rensa). At the end of
+the stream, LSH banding proposes candidate pairs among unique skeletons, pairs are kept when their
+estimated Jaccard similarity reaches the threshold, and connected components are families. A second,
+*template* view keeps only the shingles that recur across skeletons in long runs (a fixed instruction
+around varying content) and clusters those the same way. System prompts and first user turns are
+clustered separately; ``family_id`` is the combination of the two. A family id is the smallest
+skeleton hash of its members, mixed: stable for a given input, independent of batch boundaries.
+Capability areas and flags come from the cue file ``cues.toml`` and structural shares, decided once per
+family and attributed to its exchanges (a flag is also set on an exchange whose own prompt carries it).
+"""
+
+from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.cues import AREAS, FLAGS
+from distillguard.fingerprint.stage import Fingerprints, fingerprint
+from distillguard.fingerprint.tables import EXCHANGE_FP, FAMILIES
+
+__all__ = ["AREAS", "EXCHANGE_FP", "FAMILIES", "FLAGS", "FingerprintConfig", "Fingerprints", "fingerprint"]

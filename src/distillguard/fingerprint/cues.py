@@ -1,0 +1,221 @@
+"""Capability and harvesting cues (data in ``cues.toml``) and the per-family classification.
+
+A skeleton gets a bit mask of the cues it matches, once per unique skeleton. A family is classified
+once from the shares of its exchanges that carry each cue, plus structural shares (tools offered,
+images, thinking requested) aggregated over its members; the result is then attributed to every
+exchange of the family.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from distillguard.errors import ConfigError
+
+CUES: tuple[str, ...] = (
+    "cot_elicitation",
+    "reasoning_reconstruction",
+    "trace_coercion",
+    "rubric_grading",
+    "sensitive_rewrite",
+    "refusal_probe",
+    "reasoning",
+    "coding",
+    "agentic",
+    "data_analysis",
+    "computer_use",
+    "vision",
+)
+"""Cue names, in bit order."""
+
+FLAGS: tuple[str, ...] = CUES[:6]
+"""Cues reported as per-exchange booleans and per-family shares."""
+
+AREAS: tuple[str, ...] = (
+    "reasoning",
+    "coding",
+    "agentic",
+    "data_analysis",
+    "computer_use",
+    "vision",
+    "rubric_grading",
+    "sensitive_rewrite",
+    "chat",
+)
+"""Capability areas, the values of the ``capability`` column."""
+
+# When several areas pass the bar the most specific wins: a grading prompt that asks for reasoning
+# is grading; a computer-use agent offers tools and sends screenshots but is computer use.
+PRIORITY: tuple[str, ...] = (
+    "rubric_grading",
+    "sensitive_rewrite",
+    "computer_use",
+    "vision",
+    "agentic",
+    "data_analysis",
+    "coding",
+    "reasoning",
+)
+
+STRUCT: tuple[str, ...] = ("tools", "computer_tools", "tool_results", "images", "thinking", "multi_turn")
+"""Structural per-exchange bits, in bit order."""
+
+BIT = {name: 1 << i for i, name in enumerate(CUES)}
+SBIT = {name: 1 << i for i, name in enumerate(STRUCT)}
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    patterns: tuple[tuple[re.Pattern[str], bool], ...]  # (pattern, must start at a word boundary)
+    tools: re.Pattern[str] | None
+    match: tuple[str, ...]
+    no_match: tuple[str, ...]
+
+
+def _split_top(pattern: str) -> list[str]:
+    """Split a regular expression at its top-level ``|`` (outside groups and character classes)."""
+    parts, depth, in_class, cur, i = [], 0, False, [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            cur.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def _compile(name: str, key: str, patterns: Any) -> tuple[tuple[re.Pattern[str], bool], ...]:
+    """Compile each top-level alternative on its own, a leading ``\\b`` checked after the match.
+
+    Python's regex engine finds a pattern that starts with literal text quickly but tries a leading
+    ``\\b`` or a mixed alternation at every position, which is ten times slower on long prompts.
+    """
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns) or not patterns:
+        raise ConfigError(f"cues.toml: cue.{name}.{key} must be a non-empty list of strings")
+    out = []
+    for pattern in patterns:
+        for alt in _split_top(pattern):
+            boundary = alt.startswith("\\b")
+            try:
+                out.append((re.compile(alt[2:] if boundary else alt), boundary))
+            except re.error as exc:
+                raise ConfigError(f"cues.toml: cue.{name}.{key}: bad regular expression {alt!r}: {exc}") from exc
+    return tuple(out)
+
+
+def _found(patterns: tuple[tuple[re.Pattern[str], bool], ...], text: str) -> bool:
+    for pattern, boundary in patterns:
+        for m in pattern.finditer(text):
+            start = m.start()
+            if not boundary or start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_"):
+                return True
+    return False
+
+
+def parse_cues(text: str) -> tuple[Cue, ...]:
+    """Parse and validate a cue file; every name in ``CUES`` must be defined, and nothing else."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cues.toml: {exc}") from exc
+    table = data.get("cue")
+    if not isinstance(table, dict) or set(table) != set(CUES):
+        raise ConfigError(f"cues.toml: [cue.*] must define exactly {', '.join(CUES)}")
+    out = []
+    for name in CUES:
+        entry = table[name]
+        tools = re.compile("|".join(entry["tools"])) if "tools" in entry else None
+        out.append(
+            Cue(
+                name=name,
+                patterns=_compile(name, "patterns", entry.get("patterns")),
+                tools=tools,
+                match=tuple(entry.get("match", ())),
+                no_match=tuple(entry.get("no_match", ())),
+            )
+        )
+    return tuple(out)
+
+
+@cache
+def load_cues() -> tuple[Cue, ...]:
+    """The cues shipped with the package (parsed once per process)."""
+    return parse_cues(resources.files(__package__).joinpath("cues.toml").read_text(encoding="utf-8"))
+
+
+def cue_bits(skeleton: str, cues: tuple[Cue, ...]) -> int:
+    """Bit mask of the cues found in one skeleton (case-insensitive)."""
+    low = skeleton.lower()
+    bits = 0
+    for i, cue in enumerate(cues):
+        if _found(cue.patterns, low):
+            bits |= 1 << i
+    return bits
+
+
+def computer_tool(name: str, cues: tuple[Cue, ...]) -> bool:
+    """A tool whose name says it drives a computer or browser."""
+    pattern = cues[CUES.index("computer_use")].tools
+    return bool(pattern is not None and pattern.search(name.lower()))
+
+
+F64 = npt.NDArray[np.float64]
+
+
+def area_scores(cue: dict[str, F64], struct: dict[str, F64]) -> dict[str, F64]:
+    """Score in [0, 1] per capability area from per-family shares (arrays, one value per family).
+
+    Text cues give the share of a family's exchanges whose prompt carries the cue; structure adds the
+    evidence that does not depend on wording (tool definitions, images, requested thinking).
+    """
+    harvest = np.maximum.reduce([cue["cot_elicitation"], cue["reasoning_reconstruction"], cue["trace_coercion"]])
+    raw = {
+        "reasoning": np.maximum(cue["reasoning"], harvest) + 0.3 * struct["thinking"],
+        "coding": cue["coding"],
+        "agentic": 0.6 * cue["agentic"] + struct["tools"],
+        "data_analysis": cue["data_analysis"],
+        "computer_use": 0.6 * cue["computer_use"] + struct["computer_tools"],
+        "vision": 0.4 * cue["vision"] + struct["images"],
+        "rubric_grading": cue["rubric_grading"],
+        "sensitive_rewrite": cue["sensitive_rewrite"],
+    }
+    scores = {k: np.clip(v, 0.0, 1.0) for k, v in raw.items()}
+    scores["chat"] = 1.0 - np.maximum.reduce(list(scores.values()))
+    return scores
+
+
+def pick_area(scores: dict[str, F64], min_score: float) -> npt.NDArray[np.int64]:
+    """Index into ``AREAS`` per family: the first area in ``PRIORITY`` scoring >= min_score, else chat."""
+    n = len(scores["chat"])
+    out = np.full(n, AREAS.index("chat"), dtype=np.int64)
+    undecided = np.ones(n, dtype=bool)
+    for area in PRIORITY:
+        hit = undecided & (scores[area] >= min_score)
+        out[hit] = AREAS.index(area)
+        undecided &= ~hit
+    return out

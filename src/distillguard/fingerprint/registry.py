@@ -1,0 +1,137 @@
+"""Streaming state of one text role (system prompts or first user turns): one entry per unique skeleton.
+
+Raw text -> skeleton goes through a bounded cache keyed by the raw text's xxhash, so each distinct text
+is masked once; skeletons are deduplicated by their own xxhash, and only a new skeleton is tokenised,
+MinHashed and matched against the cues. What is kept per unique skeleton is compact: its hash, its
+signature row, the cue bits, an example (capped) and, for the template view, the hashes of its first and
+last shingles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from distillguard.fingerprint import sketch
+from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.cues import Cue, cue_bits
+from distillguard.text import mask
+
+I32 = npt.NDArray[np.int32]
+
+
+class Registry:
+    """Unique skeletons of one role, in order of first sight (index = skeleton id)."""
+
+    def __init__(self, role: str, config: FingerprintConfig, cues: tuple[Cue, ...]) -> None:
+        self.role = role
+        self.config = config
+        self.cues = cues
+        self._salt = xxhash.xxh64_intdigest(role.encode())
+        self._raw_cache: dict[int, int] = {}
+        self._index: dict[int, int] = {}
+        self._hashes: list[int] = []
+        self._bits: list[int] = []
+        self._sig: list[sketch.U32] = []
+        self._win: list[sketch.U64] = []
+        self._win_len: list[npt.NDArray[np.int64]] = []
+        self._examples: list[pa.Array] = []
+        self._pending: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def ids(self, column: pa.Array | pa.ChunkedArray) -> I32:
+        """Skeleton id per row of a text column; -1 where the text is null or blank."""
+        encoded = pc.dictionary_encode(column)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        values = encoded.dictionary.to_pylist()
+        per_value = np.fromiter((self._id_of_raw(v) for v in values), dtype=np.int32, count=len(values))
+        self._flush()
+        idx = encoded.indices.to_numpy(zero_copy_only=False)
+        out = np.full(len(idx), -1, dtype=np.int32)
+        valid = np.asarray(encoded.indices.is_valid())
+        out[valid] = per_value[idx[valid].astype(np.int64)]
+        return out
+
+    def _id_of_raw(self, raw: str | None) -> int:
+        if raw is None or not raw.strip():
+            return -1
+        key = xxhash.xxh64_intdigest(raw.encode("utf-8", "surrogatepass"))
+        hit = self._raw_cache.get(key)
+        if hit is not None:
+            return hit
+        sid = self._id_of_skeleton(mask(raw, self.config.text_cap))
+        if len(self._raw_cache) >= self.config.mask_cache_size:
+            # Bounded memory: drop the oldest quarter (dicts keep insertion order).
+            for old in list(self._raw_cache)[: self.config.mask_cache_size // 4]:
+                del self._raw_cache[old]
+        self._raw_cache[key] = sid
+        return sid
+
+    def _id_of_skeleton(self, skeleton: str) -> int:
+        key = xxhash.xxh64_intdigest(skeleton.encode("utf-8", "surrogatepass"), seed=self._salt)
+        sid = self._index.get(key)
+        if sid is None:
+            sid = len(self._hashes)
+            self._index[key] = sid
+            self._hashes.append(key)
+            self._pending.append(skeleton)
+        return sid
+
+    def _flush(self) -> None:
+        """Sketch the skeletons first seen in this batch, all at once."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        cfg = self.config
+        toks = [sketch.tokens(s) for s in pending]
+        flat, off = sketch.hash_rows([sketch.shingles(t, cfg.shingle_size) for t in toks])
+        self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
+        self._bits.extend(cue_bits(s, self.cues) for s in pending)
+        self._examples.append(pa.array([s[: cfg.example_cap] for s in pending], type=pa.string()))
+        if cfg.template_view:
+            w = cfg.template_window
+            rows = []
+            for t in toks:
+                sh = sketch.shingles(t, cfg.template_shingle_size)
+                rows.append(sh if len(sh) <= 2 * w else sh[:w] + sh[-w:])
+            wflat, woff = sketch.hash_rows(rows)
+            self._win.append(wflat)
+            self._win_len.append(np.diff(woff))
+
+    # ---- read-out at the end of the stream -------------------------------------------------------
+
+    def hashes(self) -> npt.NDArray[np.uint64]:
+        return np.asarray(self._hashes, dtype=np.uint64)
+
+    def bits(self) -> npt.NDArray[np.int64]:
+        return np.asarray(self._bits, dtype=np.int64)
+
+    def signatures(self) -> sketch.U32:
+        if not self._sig:
+            return np.zeros((0, self.config.num_perm), dtype=np.uint32)
+        return np.concatenate(self._sig)
+
+    def window(self) -> tuple[sketch.U64, sketch.I64]:
+        """Template-view shingle hashes of every skeleton, flattened, with offsets."""
+        lengths = np.concatenate(self._win_len) if self._win_len else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.concatenate(self._win) if self._win else np.zeros(0, dtype=np.uint64)
+        return flat, offsets
+
+    def examples(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
+        """Example skeleton text of the given skeleton ids (-1 gives None)."""
+        if not self._examples:
+            return [None] * len(ids)
+        arr = pa.chunked_array(self._examples, type=pa.string())
+        idx = np.asarray(ids, dtype=np.int64)
+        taken = arr.take(pa.array(np.where(idx < 0, 0, idx))).to_pylist()
+        return [None if i < 0 else t for i, t in zip(idx.tolist(), taken, strict=True)]

@@ -1,0 +1,267 @@
+"""The fingerprint stage: stream exchange batches, then cluster unique skeletons into families once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from distillguard.errors import InputError
+from distillguard.fingerprint import sketch
+from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.cues import (
+    AREAS,
+    CUES,
+    FLAGS,
+    SBIT,
+    STRUCT,
+    Cue,
+    area_scores,
+    computer_tool,
+    load_cues,
+    pick_area,
+)
+from distillguard.fingerprint.registry import Registry
+from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyInputs, family_table
+
+log = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+REQUIRED = ("request_id", "account_id", "first_user_text")
+_TS_NULL = np.iinfo(np.int64).min
+DEFAULT_CONFIG = FingerprintConfig()
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """Per-exchange fingerprints (``exchanges``) and one row per template family (``families``)."""
+
+    exchanges: pa.Table
+    families: pa.Table
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Family of every unique skeleton of one role."""
+
+    family: I64  # int64 family id per skeleton
+    structure: npt.NDArray[np.int8]  # 0 exact, 1 near-duplicate merge, 2 template-view (wrapper) merge
+
+
+class _Collector:
+    """Per-exchange state kept as compact arrays while the batches stream past."""
+
+    def __init__(self, config: FingerprintConfig, cues: tuple[Cue, ...]) -> None:
+        self.cues = cues
+        self.system = Registry("system", config, cues)
+        self.user = Registry("user", config, cues)
+        self.accounts: dict[str, int] = {}
+        self.tool_is_computer: dict[str, bool] = {}
+        self.request_ids: list[pa.Array] = []
+        self.parts: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in ("sys", "usr", "acct", "ts", "st")}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        n = batch.num_rows
+        missing = [c for c in REQUIRED if c not in batch.schema.names]
+        if missing:
+            raise InputError(f"fingerprint: exchange batch lacks column(s) {', '.join(missing)}")
+        if n == 0:
+            return
+        rid = batch.column("request_id")
+        self.request_ids.append(rid if rid.type == pa.string() else rid.cast(pa.string()))
+        names = batch.schema.names
+        sys_ids = self.system.ids(batch.column("system_text")) if "system_text" in names else np.full(n, -1)
+        self.parts["sys"].append(sys_ids.astype(np.int64))
+        self.parts["usr"].append(self.user.ids(batch.column("first_user_text")).astype(np.int64))
+        self.parts["acct"].append(self._account_ids(batch.column("account_id")))
+        self.parts["ts"].append(_timestamps(batch))
+        self.parts["st"].append(self._structure(batch))
+
+    def _account_ids(self, column: pa.Array) -> I64:
+        # A null account id counts as the account "" (one unknown account, not a wrong real one).
+        encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), ""))
+        values = encoded.dictionary.to_pylist()
+        per_value = np.array([self.accounts.setdefault(v, len(self.accounts)) for v in values], dtype=np.int64)
+        out: I64 = per_value[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        return out
+
+    def _structure(self, batch: pa.RecordBatch) -> I64:
+        n = batch.num_rows
+        bits = np.zeros(n, dtype=np.int64)
+        names = batch.schema.names
+        if "tools_offered" in names:
+            tools = batch.column("tools_offered")
+            bits |= np.where(_num(pc.list_value_length(tools)) > 0, SBIT["tools"], 0)
+            flat = pc.list_flatten(tools)
+            if len(flat):
+                parents = pc.list_parent_indices(tools).to_numpy()
+                names_list = flat.to_pylist()
+                hit = np.fromiter((self._computer(t) for t in names_list), dtype=bool, count=len(names_list))
+                bits[np.unique(parents[hit])] |= SBIT["computer_tools"]
+        for col, bit in (
+            ("n_tool_results", "tool_results"),
+            ("n_images", "images"),
+            ("n_assistant_turns", "multi_turn"),
+        ):
+            if col in names:
+                bits |= np.where(_num(batch.column(col)) > 0, SBIT[bit], 0)
+        bits |= np.where(_thinking(batch), SBIT["thinking"], 0)
+        return bits
+
+    def _computer(self, tool: str | None) -> bool:
+        if not tool:
+            return False
+        hit = self.tool_is_computer.get(tool)
+        if hit is None:
+            hit = self.tool_is_computer[tool] = computer_tool(tool, self.cues)
+        return hit
+
+    def column(self, key: str) -> I64:
+        chunks = self.parts[key]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def _num(col: pa.Array) -> npt.NDArray[np.float64]:
+    return np.asarray(pc.fill_null(col.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False))
+
+
+def _thinking(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
+    """Extended thinking asked for: the flag, a budget, or a reasoning effort above low."""
+    names = batch.schema.names
+    out = np.zeros(batch.num_rows, dtype=bool)
+    if "thinking_requested" in names:
+        out |= np.asarray(pc.fill_null(batch.column("thinking_requested"), False).to_numpy(zero_copy_only=False))
+    if "thinking_budget" in names:
+        out |= _num(batch.column("thinking_budget")) > 0
+    if "reasoning_effort" in names:
+        effort = pc.utf8_lower(pc.fill_null(batch.column("reasoning_effort").cast(pa.string()), "none"))
+        low = pc.is_in(effort, value_set=pa.array(["", "none", "minimal", "low"]))
+        out |= ~np.asarray(low.to_numpy(zero_copy_only=False))
+    return out
+
+
+def _timestamps(batch: pa.RecordBatch) -> I64:
+    if "ts" not in batch.schema.names:
+        return np.full(batch.num_rows, _TS_NULL, dtype=np.int64)
+    ts = batch.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    out: I64 = np.asarray(pc.fill_null(ts, _TS_NULL).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return out
+
+
+def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Clusters:
+    """Group the unique skeletons of one role into families (LSH candidates, verified, components)."""
+    sig = reg.signatures()
+    n = len(sig)
+    active = ~(sig == sketch.EMPTY_SLOT).all(axis=1)
+    edges = [sketch.verified_edges(sig, active, config.bands, config.rows, config.threshold)]
+    wrapper = np.zeros(0, dtype=np.int64)
+    if template_view and n > 1:
+        flat, off = reg.window()
+        kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
+        tsig = sketch.signatures(kflat, koff, config.num_perm, config.seed)
+        t_active = np.diff(koff) >= config.template_min_run
+        t_edges = sketch.verified_edges(tsig, t_active, config.bands, config.rows, config.template_threshold)
+        # Veto: two texts alike overall whose templates differ (or only one of which has a template)
+        # are one shared question inside two instructions, or bare; joining them would chain unrelated
+        # templates (and everyone who sent that question) together.
+        e = edges[0]
+        a_t, b_t = t_active[e[:, 0]], t_active[e[:, 1]]
+        t_sim = (tsig[e[:, 0]] == tsig[e[:, 1]]).mean(axis=1) if len(e) else np.zeros(0)
+        edges[0] = e[~(a_t | b_t) | (a_t & b_t & (t_sim >= config.template_veto))]
+        edges.append(t_edges)
+        wrapper = t_edges[:, 0]
+    labels = sketch.components(n, np.concatenate(edges))
+    hashes = reg.hashes()
+    comp_min = np.full(labels.max() + 1 if n else 0, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(comp_min, labels, hashes)
+    size = np.bincount(labels)
+    structure = np.where(size[labels] > 1, 1, 0).astype(np.int8)
+    if len(wrapper):
+        wrapped = np.zeros(len(size), dtype=bool)
+        wrapped[labels[wrapper]] = True
+        structure[wrapped[labels]] = 2
+    return Clusters(family=comp_min[labels].view(np.int64), structure=structure)
+
+
+def _mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
+    """splitmix64 of a pair of 64-bit ids: the id of the (system family, user family) combination."""
+    with np.errstate(over="ignore"):
+        z = a * np.uint64(0x9E3779B97F4A7C15) ^ b
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z.view(np.int64)
+
+
+def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = DEFAULT_CONFIG) -> Fingerprints:
+    """Template families, capability and harvesting flags of every exchange (see package docstring)."""
+    cues = load_cues()
+    col = _Collector(config, cues)
+    for batch in batches:
+        for b in batch.to_batches() if isinstance(batch, pa.Table) else (batch,):
+            col.add(b)
+    log.info("fingerprint: %d system and %d user skeletons", len(col.system), len(col.user))
+    sys_cl = cluster(col.system, config, template_view=False)
+    usr_cl = cluster(col.user, config, template_view=config.template_view)
+    sys_ids, usr_ids = col.column("sys"), col.column("usr")
+    has_sys = sys_ids >= 0
+    sys_fam = np.where(has_sys, sys_cl.family[np.where(has_sys, sys_ids, 0)] if len(col.system) else 0, 0)
+    blank_user = np.int64(np.uint64(xxhash.xxh64_intdigest(b"", seed=1)).view(np.int64))
+    has_usr = usr_ids >= 0
+    usr_fam = np.where(has_usr, usr_cl.family[np.where(has_usr, usr_ids, 0)] if len(col.user) else 0, blank_user)
+    family = _mix(sys_fam.astype(np.int64).view(np.uint64), usr_fam.astype(np.int64).view(np.uint64))
+
+    bits = np.zeros(len(family), dtype=np.int64)
+    for ids, present, reg in ((sys_ids, has_sys, col.system), (usr_ids, has_usr, col.user)):
+        reg_bits = reg.bits()
+        if len(reg_bits):
+            bits |= np.where(present, reg_bits[np.where(present, ids, 0)], 0)
+    fams, first, inv = np.unique(family, return_index=True, return_inverse=True)
+    n_ex = np.bincount(inv).astype(np.float64)
+    cue_share = {c: np.bincount(inv, weights=(bits >> i) & 1) / n_ex for i, c in enumerate(CUES)}
+    struct_bits = col.column("st")
+    st_share = {s: np.bincount(inv, weights=(struct_bits >> i) & 1) / n_ex for i, s in enumerate(STRUCT)}
+    scores = area_scores(cue_share, st_share)
+    area = pick_area(scores, config.capability_min_score)
+
+    flags = {f: ((bits >> CUES.index(f)) & 1).astype(bool) | (cue_share[f][inv] >= config.flag_share) for f in FLAGS}
+    capability = pa.DictionaryArray.from_arrays(pa.array(area[inv].astype(np.int32)), pa.array(AREAS))
+    exchanges = pa.Table.from_arrays(
+        [
+            pa.chunked_array(col.request_ids, type=pa.string()),
+            pa.array(family),
+            pa.array(sys_fam, mask=~has_sys),
+            pa.array(usr_fam),
+            capability.cast(pa.string()),
+            *(pa.array(flags[f]) for f in FLAGS),
+        ],
+        schema=EXCHANGE_FP,
+    )
+    inputs = FamilyInputs(
+        fams=fams,
+        first=first,
+        inv=inv,
+        account=col.column("acct"),
+        ts=col.column("ts"),
+        ts_null=int(_TS_NULL),
+        sys_ids=sys_ids,
+        usr_ids=usr_ids,
+        sys_fam=sys_fam,
+        usr_fam=usr_fam,
+        has_sys=has_sys,
+        usr_structure=usr_cl.structure,
+        system=col.system,
+        user=col.user,
+        cue_share=cue_share,
+        st_share=st_share,
+        scores=scores,
+        area=area,
+    )
+    families = family_table(inputs, config)
+    return Fingerprints(exchanges=exchanges, families=families)

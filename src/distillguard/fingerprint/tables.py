@@ -1,0 +1,153 @@
+"""Arrow schemas of the fingerprint stage's outputs and the assembly of the families table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.cues import AREAS, FLAGS, STRUCT
+from distillguard.fingerprint.registry import Registry
+from distillguard.schema import TS
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+EXCHANGE_FP = pa.schema(
+    [
+        pa.field("request_id", pa.string()),
+        pa.field("family_id", pa.int64(), nullable=False),
+        pa.field("system_family_id", pa.int64()),
+        pa.field("user_family_id", pa.int64(), nullable=False),
+        pa.field("capability", pa.string()),
+        *(pa.field(f, pa.bool_()) for f in FLAGS),
+    ]
+)
+"""One row per input exchange, in input order."""
+
+CAPABILITY_SCORES = pa.struct([pa.field(a, pa.float32()) for a in AREAS])
+STRUCTURES = ("exact", "near", "wrapper")
+"""How a family's user skeletons were grouped: one skeleton, near-duplicate MinHash merge, or a shared
+instruction wrapper around varying text (template view)."""
+
+FAMILIES = pa.schema(
+    [
+        pa.field("family_id", pa.int64(), nullable=False),
+        pa.field("system_family_id", pa.int64()),
+        pa.field("user_family_id", pa.int64()),
+        pa.field("n_exchanges", pa.int64()),
+        pa.field("n_accounts", pa.int64()),
+        pa.field("capability", pa.string()),
+        pa.field("capability_scores", CAPABILITY_SCORES),
+        *(pa.field(f, pa.float64()) for f in FLAGS),
+        *(pa.field(f"{s}_share", pa.float64()) for s in STRUCT),
+        pa.field("structure", pa.string()),
+        pa.field("example_skeleton", pa.string()),
+        pa.field("signature", pa.list_(pa.uint32())),
+        pa.field("first_seen", TS),
+        pa.field("last_seen", TS),
+    ]
+)
+"""One row per (system family, user family) combination, largest first."""
+
+
+@dataclass(frozen=True)
+class FamilyInputs:
+    """Everything the families table is built from (per-exchange arrays are aligned)."""
+
+    fams: I64  # sorted unique family ids
+    first: I64  # index of each family's first exchange
+    inv: I64  # family index per exchange
+    account: I64
+    ts: I64
+    ts_null: int
+    sys_ids: I64
+    usr_ids: I64
+    sys_fam: I64
+    usr_fam: I64
+    has_sys: npt.NDArray[np.bool_]
+    usr_structure: npt.NDArray[np.int8]
+    system: Registry
+    user: Registry
+    cue_share: dict[str, F64]
+    st_share: dict[str, F64]
+    scores: dict[str, F64]
+    area: I64
+
+
+def _seen(inp: FamilyInputs) -> tuple[pa.Array, pa.Array]:
+    valid = inp.ts != inp.ts_null
+    k = len(inp.fams)
+    lo = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(k, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(lo, inp.inv[valid], inp.ts[valid])
+    np.maximum.at(hi, inp.inv[valid], inp.ts[valid])
+    none = np.bincount(inp.inv[valid], minlength=k) == 0
+    return (pa.array(lo, mask=none).cast(TS), pa.array(hi, mask=none).cast(TS))
+
+
+def _examples(inp: FamilyInputs, config: FingerprintConfig) -> list[str]:
+    s_ex = inp.system.examples(inp.sys_ids[inp.first])
+    u_ex = inp.user.examples(inp.usr_ids[inp.first])
+    out = []
+    for s, u in zip(s_ex, u_ex, strict=True):
+        text = f"[system] {s} [user] {u or ''}" if s else (u or "")
+        out.append(text[: config.example_cap])
+    return out
+
+
+def _signatures(inp: FamilyInputs) -> pa.Array:
+    """MinHash of the representative's user skeleton (its system skeleton when the user turn is blank)."""
+    u_sig, s_sig = inp.user.signatures(), inp.system.signatures()
+    rows: list[list[int]] = []
+    for si, ui in zip(inp.sys_ids[inp.first].tolist(), inp.usr_ids[inp.first].tolist(), strict=True):
+        if ui >= 0:
+            rows.append(u_sig[ui].tolist())
+        elif si >= 0:
+            rows.append(s_sig[si].tolist())
+        else:
+            rows.append([])
+    return pa.array(rows, type=pa.list_(pa.uint32()))
+
+
+def family_table(inp: FamilyInputs, config: FingerprintConfig) -> pa.Table:
+    k = len(inp.fams)
+    n_ex = np.bincount(inp.inv, minlength=k)
+    n_acc_total = int(inp.account.max()) + 1 if len(inp.account) else 1
+    pairs = np.unique(inp.inv * n_acc_total + inp.account)
+    n_acc = np.bincount(pairs // n_acc_total, minlength=k)
+    scores = pa.StructArray.from_arrays(
+        [pa.array(inp.scores[a].astype(np.float32)) for a in AREAS], fields=list(CAPABILITY_SCORES)
+    )
+    rep_u = inp.usr_ids[inp.first]
+    structure = (
+        np.where(rep_u >= 0, inp.usr_structure[np.where(rep_u >= 0, rep_u, 0)], 0)
+        if len(inp.usr_structure)
+        else np.zeros(k, dtype=np.int8)
+    )
+    first_seen, last_seen = _seen(inp)
+    has_sys = inp.has_sys[inp.first]
+    table = pa.Table.from_arrays(
+        [
+            pa.array(inp.fams),
+            pa.array(inp.sys_fam[inp.first], mask=~has_sys),
+            pa.array(inp.usr_fam[inp.first]),
+            pa.array(n_ex.astype(np.int64)),
+            pa.array(n_acc.astype(np.int64)),
+            pa.array([AREAS[i] for i in inp.area.tolist()], type=pa.string()),
+            scores,
+            *(pa.array(inp.cue_share[f]) for f in FLAGS),
+            *(pa.array(inp.st_share[s]) for s in STRUCT),
+            pa.array([STRUCTURES[i] for i in structure.tolist()], type=pa.string()),
+            pa.array(_examples(inp, config), type=pa.string()),
+            _signatures(inp),
+            first_seen,
+            last_seen,
+        ],
+        schema=FAMILIES,
+    )
+    order = np.lexsort((inp.fams, -n_ex))
+    return table.take(pa.array(order))

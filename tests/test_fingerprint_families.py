@@ -1,0 +1,104 @@
+"""Template families: slot-filled templates, paraphrases and wrappers group; unrelated prompts don't."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+
+from distillguard.errors import InputError
+from distillguard.fingerprint import EXCHANGE_FP, FAMILIES, FingerprintConfig, fingerprint
+from fingerprint_data import CHAT, PARAPHRASES, QUESTIONS, rows_to_table, wrapped
+
+
+def _families(texts: list[str], **extra: object) -> list[int]:
+    table = rows_to_table([{"first_user_text": t, "account_id": f"a{i % 7}", **extra} for i, t in enumerate(texts)])
+    return fingerprint(table.to_batches(max_chunksize=16)).exchanges.column("family_id").to_pylist()
+
+
+def test_slot_filled_template_is_one_family_across_accounts() -> None:
+    texts = [
+        f'Translate the sentence "{w} number {i}" into French and explain the grammar.' for i, w in enumerate(CHAT)
+    ]
+    table = rows_to_table([{"first_user_text": t, "account_id": f"acct_{i % 9}"} for i, t in enumerate(texts)])
+    fp = fingerprint([table])
+    assert len(set(fp.exchanges.column("family_id").to_pylist())) == 1
+    fam = fp.families.to_pylist()[0]
+    assert fam["n_exchanges"] == len(texts) and fam["n_accounts"] == 9
+
+
+def test_paraphrased_variants_mostly_land_in_one_family() -> None:
+    fams = _families(PARAPHRASES)
+    _, biggest = Counter(fams).most_common(1)[0]
+    assert biggest >= 0.8 * len(PARAPHRASES)
+
+
+def test_wrapper_around_varying_questions_is_one_family_and_bare_questions_stay_out() -> None:
+    texts = [wrapped(q, i) for i, q in enumerate(QUESTIONS)] + QUESTIONS
+    fams = _families(texts)
+    wrapped_fams = Counter(fams[: len(QUESTIONS)])
+    fam, size = wrapped_fams.most_common(1)[0]
+    assert size >= 0.9 * len(QUESTIONS)
+    assert fam not in set(fams[len(QUESTIONS) :])
+
+
+def test_unrelated_chat_prompts_do_not_merge() -> None:
+    fams = _families(CHAT + QUESTIONS)
+    assert max(Counter(fams).values()) == 1
+
+
+def test_family_ids_do_not_depend_on_batch_boundaries() -> None:
+    texts = [wrapped(q, i) for i, q in enumerate(QUESTIONS)] + CHAT + PARAPHRASES
+    table = rows_to_table(
+        [{"first_user_text": t, "system_text": "Be brief." if i % 2 else None} for i, t in enumerate(texts)]
+    )
+    one = fingerprint([table]).exchanges
+    many = fingerprint(table.to_batches(max_chunksize=7)).exchanges
+    assert one.equals(many)
+
+
+def test_system_prompt_family_and_exchanges_without_text() -> None:
+    table = rows_to_table(
+        [
+            {
+                "system_text": "You are an expert data analyst. Deliver insights grounded in data.",
+                "first_user_text": CHAT[0],
+            },
+            {
+                "system_text": "You are an expert data analyst. Deliver insights grounded in data.",
+                "first_user_text": CHAT[1],
+            },
+            {"system_text": None, "first_user_text": CHAT[0]},
+            {"system_text": None, "first_user_text": None},
+            {"system_text": "", "first_user_text": "   "},
+        ]
+    )
+    ex = fingerprint([table]).exchanges.to_pylist()
+    assert ex[0]["system_family_id"] == ex[1]["system_family_id"] is not None
+    assert ex[0]["family_id"] != ex[1]["family_id"]  # same system prompt, unrelated user turns
+    assert ex[2]["system_family_id"] is None and ex[2]["user_family_id"] == ex[0]["user_family_id"]
+    assert ex[2]["family_id"] != ex[0]["family_id"]
+    assert ex[3]["family_id"] == ex[4]["family_id"]  # no text at all: one family of the empty skeleton
+
+
+def test_output_shapes_order_and_streaming_with_a_small_mask_cache() -> None:
+    texts = [f"Compute {i} times {i + 1} and say whether the result is even." for i in range(3000)]
+    table = rows_to_table([{"first_user_text": t, "account_id": f"a{i % 50}"} for i, t in enumerate(texts)])
+    fp = fingerprint(table.to_batches(max_chunksize=500), FingerprintConfig(mask_cache_size=1024))
+    assert fp.exchanges.schema.equals(EXCHANGE_FP) and fp.families.schema.equals(FAMILIES)
+    assert fp.exchanges.column("request_id").to_pylist() == [f"req_{i}" for i in range(3000)]
+    assert fp.families.num_rows == 1
+    fam = fp.families.to_pylist()[0]
+    assert fam["n_accounts"] == 50 and fam["structure"] == "exact"
+    assert len(fam["signature"]) == FingerprintConfig().num_perm
+    assert fam["first_seen"] < fam["last_seen"]
+    assert len(fam["example_skeleton"]) <= 300 and "<num>" in fam["example_skeleton"]
+
+
+def test_empty_input_and_missing_columns() -> None:
+    fp = fingerprint([])
+    assert fp.exchanges.num_rows == 0 and fp.families.num_rows == 0
+    assert fp.families.schema.equals(FAMILIES)
+    with pytest.raises(InputError, match="first_user_text"):
+        fingerprint([pa.table({"request_id": ["r"], "account_id": ["a"]})])
