@@ -426,7 +426,7 @@ def _span(ex: dict[str, Any], style: str, content: bool, index: int) -> dict[str
 
 
 def _old_content(ex: dict[str, Any], attrs: dict[str, Any]) -> None:
-    req, resp = ex["request"], ex.get("response") or {}
+    req = ex["request"]
     i = 0
     if isinstance(req.get("system"), list):
         attrs["gen_ai.prompt.0.role"] = "system"
@@ -548,7 +548,8 @@ def sample_log(seed: int = 7, n: int = 400) -> bytes:
             "api": api,
         }
         if api == "anthropic.messages":
-            rec["request"] = {"model": "frontier-2", "max_tokens": 2048, "messages": [{"role": "user", "content": text}]}
+            messages = [{"role": "user", "content": text}]
+            rec["request"] = {"model": "frontier-2", "max_tokens": 2048, "messages": messages}
             if campaign:
                 rec["request"]["thinking"] = {"type": "enabled", "budget_tokens": 4000}
             rec["response"] = {
@@ -594,12 +595,14 @@ def main() -> None:
     (INGEST / "shards" / "part-0.jsonl").write_bytes(_lines(records[:2]))
     (INGEST / "shards" / "part-1.jsonl.gz").write_bytes(_gzip(_lines(records[2:4])))
     (INGEST / "shards" / "part-2.jsonl.zst").write_bytes(_zstd(_lines(records[4:])))
-    for name, style, content in (("otel_new", "new", True), ("otel_old", "old", True), ("otel_nocontent", "new", False)):
+    otel = (("otel_new", "new", True), ("otel_old", "old", True), ("otel_nocontent", "new", False))
+    for name, style, content in otel:
         (INGEST / f"{name}.json").write_text(json.dumps(otlp(records, style, content), indent=1, sort_keys=True))
     malformed = b"\n".join(malformed_lines()) + b"\n"
     (INGEST / "malformed.jsonl").write_bytes(malformed)
     (INGEST / "truncated.jsonl.gz").write_bytes(truncated(sample_log(seed=11, n=1500), _gzip))
-    (INGEST / "truncated.jsonl.zst").write_bytes(truncated(sample_log(seed=12, n=1500).replace(b"req_s", b"req_z"), _zstd))
+    other = sample_log(seed=12, n=1500).replace(b"req_s", b"req_z")
+    (INGEST / "truncated.jsonl.zst").write_bytes(truncated(other, _zstd))
     (SAMPLE / "exchanges.jsonl").write_bytes(sample_log())
     if args.goldens:
         write_goldens()

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import duckdb
-from ingest_golden import FIXTURES
 
 from distillguard.pipeline import IngestOptions, ingest_paths
+from ingest_golden import FIXTURES
 
 EXPECTED_REASONS = {
     2: "invalid_json",

@@ -7,12 +7,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from ingest_golden import FIXTURES
 
 from distillguard.errors import StoreError
 from distillguard.pipeline import ingest_paths
 from distillguard.schema import EXCHANGE_COLUMNS, SCHEMA_VERSION
 from distillguard.store import MIGRATIONS, Store
+from ingest_golden import FIXTURES
 
 
 def test_reingest_adds_nothing_and_counts_duplicates(tmp_path: Path) -> None:

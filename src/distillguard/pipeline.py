@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint import fingerprint as fingerprint_exchanges
-from distillguard.ingest import ReadOptions, expand_paths, fingerprint, read_source
+from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.linking import LinkConfig, link_accounts
 from distillguard.scoring import default_rules, load_rules, score
 from distillguard.scoring.campaigns import build_outputs
@@ -75,6 +76,9 @@ class IngestSummary:
         return self._total("quarantined")
 
 
+INGEST_MEMORY_LIMIT = "512MB"
+"""DuckDB's buffer pool during ingest: without a cap it caches written blocks up to 80% of RAM."""
+
 IngestOptions = ReadOptions
 """Options of ``ingest_paths``: size limit, batch size, privacy / keep-bodies (``ReadOptions``)."""
 
@@ -92,13 +96,16 @@ def ingest_paths(
     options = options or IngestOptions()
     files = expand_paths(list(paths))
     summaries = []
-    with Store.open(Path(store_path)) as store:
+    store = Store.open(Path(store_path), memory_limit=INGEST_MEMORY_LIMIT)
+    with store, parser_pool(files, options) as pool:
         for path in files:
-            summaries.append(_ingest_file(store, path, options, progress))
+            summaries.append(_ingest_file(store, path, options, progress, pool))
     return IngestSummary(tuple(summaries))
 
 
-def _ingest_file(store: Store, path: Path, options: IngestOptions, progress: Progress | None) -> FileSummary:
+def _ingest_file(
+    store: Store, path: Path, options: IngestOptions, progress: Progress | None, pool: Executor | None
+) -> FileSummary:
     key = str(path.resolve())
     fp = fingerprint(path)
     size = path.stat().st_size
@@ -111,8 +118,9 @@ def _ingest_file(store: Store, path: Path, options: IngestOptions, progress: Pro
     if resume.lines:
         log.info("%s: resuming after line %d", path, resume.lines)
     counts = [0, 0, 0, 0]
-    for batch in read_source(path, options, resume):
+    for batch in read_source(path, options, resume, pool):
         result = store.commit_batch(batch, key, fp)
+        log.info("%s: committed lines %d-%d (%d read)", path, batch.first, batch.last, result.read)
         for i, n in enumerate((result.read, result.stored, result.duplicates, result.quarantined)):
             counts[i] += n
         if progress:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +32,7 @@ def ingest(
     max_line_mib: Annotated[float, typer.Option("--max-line-mib", help="Reject longer lines.")] = 8.0,
     batch_rows: Annotated[int, typer.Option("--batch-rows", help="Records per committed batch.")] = 50_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each committed batch to stderr.")] = False,
 ) -> None:
     """Read exchange logs (JSONL[.gz|.zst], Parquet, OTel GenAI spans) into the store; resumable, idempotent."""
     if privacy and keep_bodies:
@@ -40,6 +43,8 @@ def ingest(
         normalize=NormalizeOptions(privacy=privacy, keep_bodies=keep_bodies),
     )
     console = Console(stderr=True)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if quiet:
         summary = ingest_paths(paths, store, options)
     else:

@@ -16,7 +16,7 @@ Contract:
 
 from distillguard.ingest.batches import Batch
 from distillguard.ingest.normalize import REASONS, NormalizeOptions
-from distillguard.ingest.sources import ReadOptions, Resume, expand_paths, fingerprint, read_source
+from distillguard.ingest.sources import ReadOptions, Resume, expand_paths, fingerprint, parser_pool, read_source
 
 __all__ = [
     "REASONS",
@@ -26,5 +26,6 @@ __all__ = [
     "Resume",
     "expand_paths",
     "fingerprint",
+    "parser_pool",
     "read_source",
 ]

@@ -3,7 +3,7 @@
 Decompression is driven by hand (zlib / zstandard decompression objects fed in chunks) so that a
 truncated stream is *noticed*: ``zstandard``'s stream reader returns a clean EOF on a cut-off frame, and
 a log cut mid-write must be reported, not silently shortened. Lines longer than the size limit are never
-held in memory whole: the splitter skips to the next newline and reports the line as oversized.
+held in memory whole: the splitter drops their bytes as they arrive and reports the line as oversized.
 """
 
 from __future__ import annotations
@@ -23,21 +23,6 @@ CHUNK = 1 << 20
 
 class TruncatedStream(Exception):
     """The compressed stream ended before its end marker (or is corrupt); carries a reason."""
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One physical line. ``data`` is None when the line exceeded the size limit (``size`` says how long).
-
-    ``error`` is set on the last item of a damaged compressed stream: ``data`` then holds whatever partial
-    line was pending when the damage was found (possibly empty).
-    """
-
-    number: int
-    end_offset: int
-    data: bytes | None
-    size: int
-    error: str | None = None
 
 
 def compression_of(name: str) -> str:
@@ -115,17 +100,103 @@ def byte_chunks(fh: BinaryIO, compression: str) -> Iterator[bytes]:
     raise InputError(f"unknown compression {compression!r}")
 
 
-def split_lines(chunks: Iterator[bytes], limit: int, start_offset: int = 0, start_number: int = 0) -> Iterator[Line]:
-    """Split a chunk stream into lines (without the newline), numbered from 1, with end offsets.
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Consecutive physical lines ``first .. first + count - 1``, joined by newlines in ``data``.
 
-    Offsets count bytes of the (decompressed) stream from ``start_offset``. A line longer than ``limit``
-    bytes is yielded with ``data=None``; its bytes are dropped as they arrive, so memory stays bounded.
+    Oversized lines are empty in ``data`` and listed in ``oversize`` as (line number, size). ``error`` is
+    (line number, reason, partial bytes) when the stream was damaged after the last line of the block.
+    ``end_offset`` is the stream offset just after the block's last newline (or end of data).
     """
-    number = start_number
-    offset = start_offset
-    pending: list[bytes] = []
-    pending_size = 0
-    oversize = False
+
+    first: int
+    count: int
+    data: bytes
+    oversize: tuple[tuple[int, int], ...]
+    end_offset: int
+    error: tuple[int, str, bytes | None] | None = None
+
+    def lines(self) -> list[bytes]:
+        return self.data.split(b"\n") if self.count else []
+
+
+def skip_bytes(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """The chunk stream without its first ``n`` bytes (resuming a compressed file)."""
+    for chunk in chunks:
+        if n >= len(chunk):
+            n -= len(chunk)
+            continue
+        yield chunk[n:] if n else chunk
+        n = 0
+
+
+class _Splitter:
+    """State of ``split_blocks``: the partial line carried between chunks and the block being filled."""
+
+    def __init__(self, limit: int, offset: int, number: int) -> None:
+        self.limit = limit
+        self.offset = offset
+        self.number = number
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.oversize = False
+        self.lines: list[bytes] = []
+        self.too_long: list[tuple[int, int]] = []
+
+    def feed(self, chunk: bytes) -> None:
+        pieces = chunk.split(b"\n")
+        last = pieces.pop()
+        if pieces:
+            self.offset += self.pending_size + len(chunk) - len(last)
+            head_size = self.pending_size + len(pieces[0])
+            if self.oversize or head_size > self.limit:
+                self.too_long.append((self.number + 1, head_size))
+                pieces[0] = b""
+            elif self.pending:
+                pieces[0] = b"".join([*self.pending, pieces[0]])
+            if len(pieces) > 1 and max(map(len, pieces)) > self.limit:
+                for j in range(1, len(pieces)):
+                    if len(pieces[j]) > self.limit:
+                        self.too_long.append((self.number + 1 + j, len(pieces[j])))
+                        pieces[j] = b""
+            self.lines.extend(pieces)
+            self.number += len(pieces)
+            self.pending, self.pending_size, self.oversize = [], 0, False
+        if last:
+            self.pending_size += len(last)
+            if self.oversize or self.pending_size > self.limit:
+                self.oversize, self.pending = True, []
+            else:
+                self.pending.append(last)
+
+    def finish(self) -> None:
+        """The stream ended: a last line without newline is still a line."""
+        if self.pending_size:
+            self.number += 1
+            self.offset += self.pending_size
+            if self.oversize:
+                self.too_long.append((self.number, self.pending_size))
+                self.lines.append(b"")
+            else:
+                self.lines.append(b"".join(self.pending))
+            self.pending, self.pending_size = [], 0
+
+    def block(self, error: tuple[int, str, bytes | None] | None = None) -> Block:
+        count = len(self.lines)
+        block = Block(self.number - count + 1, count, b"\n".join(self.lines), tuple(self.too_long), self.offset, error)
+        self.lines, self.too_long = [], []
+        return block
+
+
+def split_blocks(
+    chunks: Iterator[bytes], limit: int, block_lines: int, start_offset: int = 0, start_number: int = 0
+) -> Iterator[Block]:
+    """Cut a chunk stream into blocks of about ``block_lines`` lines; the last block may be empty.
+
+    Lines are numbered from ``start_number + 1``. Splitting is done by C-level ``bytes.split`` per chunk, so
+    the reading process does little per-line work; a line longer than ``limit`` bytes is never held whole.
+    """
+    state = _Splitter(limit, start_offset, start_number)
     iterator = iter(chunks)
     while True:
         try:
@@ -133,31 +204,13 @@ def split_lines(chunks: Iterator[bytes], limit: int, start_offset: int = 0, star
         except StopIteration:
             break
         except TruncatedStream as exc:
-            data = None if oversize else b"".join(pending)
-            yield Line(number + 1, offset + pending_size, data, pending_size, str(exc))
+            partial = None if state.oversize else b"".join(state.pending)
+            error = (state.number + 1, str(exc), partial)
+            state.offset += state.pending_size
+            yield state.block(error)
             return
-        pieces = chunk.split(b"\n")
-        last = pieces.pop()
-        for piece in pieces:
-            number += 1
-            size = pending_size + len(piece)
-            offset += size + 1
-            if oversize or size > limit:
-                yield Line(number, offset, None, size)
-            elif pending:
-                pending.append(piece)
-                yield Line(number, offset, b"".join(pending), size)
-            else:
-                yield Line(number, offset, piece, size)
-            pending, pending_size, oversize = [], 0, False
-        if last:
-            pending_size += len(last)
-            if oversize or pending_size > limit:
-                oversize = True
-                pending = []
-            else:
-                pending.append(last)
-    if pending_size:
-        number += 1
-        offset += pending_size
-        yield Line(number, offset, None if oversize else b"".join(pending), pending_size)
+        state.feed(chunk)
+        if len(state.lines) >= block_lines:
+            yield state.block()
+    state.finish()
+    yield state.block()

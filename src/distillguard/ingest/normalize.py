@@ -63,6 +63,18 @@ def ts_micros(value: Any, name: str) -> int:
     return (parsed - _EPOCH) // _US
 
 
+def _octet(p: str) -> bool:
+    return p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") and int(p) < 256
+
+
+def _network(ip: str) -> str | None:
+    """``text.network_of`` with a fast path for plain dotted IPv4 (the ipaddress module costs ~10 us)."""
+    parts = ip.split(".")
+    if len(parts) == 4 and all(_octet(p) for p in parts):
+        return f"{parts[0]}.{parts[1]}.{parts[2]}.0/24"
+    return network_of(ip)
+
+
 def _required_str(obj: dict[str, Any], key: str, name: str) -> str:
     value = obj.get(key)
     if value is None or value == "":
@@ -149,7 +161,7 @@ def exchange_row(obj: Any, source: str, line: int, opts: NormalizeOptions) -> tu
     meta["ts"] = ts_micros(obj["ts"], "ts")
     meta["account_id"] = _required_str(account, "id", "account.id")
     ip = _required_str(client, "ip", "client.ip")
-    net = network_of(ip)
+    net = _network(ip)
     if net is None:
         raise RecordError("invalid_field", f"client.ip is not an address: {ip[:60]!r}")
     meta["client_ip"], meta["client_net"] = ip, net

@@ -9,24 +9,32 @@ into one record per GenAI span. Reading resumes after the last committed line/ro
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
 from distillguard.errors import InputError, RecordError
-from distillguard.ingest.batches import Batch, BatchBuilder
-from distillguard.ingest.lines import Line, byte_chunks, compression_of, split_lines
+from distillguard.ingest.batches import Batch, BatchBuilder, rows_to_table
+from distillguard.ingest.lines import Block, byte_chunks, compression_of, skip_bytes, split_blocks
 from distillguard.ingest.normalize import NormalizeOptions, exchange_row
 from distillguard.ingest.otel import is_otlp, otel_rows
+from distillguard.schema import QUARANTINE
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".log")
 COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd")
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+"""Smaller JSON Lines files are parsed in-process: starting workers would cost more than it saves."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,8 @@ class ReadOptions:
 
     max_line_bytes: int = 8 * 1024 * 1024
     batch_rows: int = 50_000
+    workers: int = 2
+    """Parser processes for JSON Lines files larger than ``PARALLEL_MIN_BYTES`` (0: parse in-process)."""
     normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
 
 
@@ -98,6 +108,20 @@ def expand_paths(paths: list[str | os.PathLike[str]]) -> list[Path]:
     return list(unique)
 
 
+@contextmanager
+def parser_pool(files: list[Path], opts: ReadOptions) -> Iterator[Executor | None]:
+    """A process pool for parsing when a JSON Lines file is big enough to pay for it; else None.
+
+    Workers are spawned, not forked: the parent holds an open DuckDB connection and its threads.
+    """
+    big = any(format_of(f) == "jsonl" and f.stat().st_size >= PARALLEL_MIN_BYTES for f in files)
+    if opts.workers <= 0 or not big:
+        yield None
+        return
+    with ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
 def fingerprint(path: Path) -> str:
     """Size plus a hash of the first and last 64 KiB: tells a re-run whether it sees the same file."""
     try:
@@ -111,8 +135,13 @@ def fingerprint(path: Path) -> str:
     return f"{size}:{xxhash.xxh3_64_hexdigest(head + tail)}"
 
 
-def read_source(path: Path, opts: ReadOptions, resume: Resume = Resume()) -> Iterator[Batch]:
-    """Batches of one file, starting after ``resume``; the last one has ``complete=True``."""
+def read_source(
+    path: Path, opts: ReadOptions, resume: Resume = Resume(), pool: Executor | None = None
+) -> Iterator[Batch]:
+    """Batches of one file, starting after ``resume``; the last one has ``complete=True``.
+
+    ``pool`` (a process pool) parses JSON Lines blocks in parallel; batches still come out in file order.
+    """
     kind = format_of(path)
     try:
         if kind == "parquet":
@@ -120,7 +149,7 @@ def read_source(path: Path, opts: ReadOptions, resume: Resume = Resume()) -> Ite
         elif kind == "json":
             yield from _read_document(path, opts)
         else:
-            yield from _read_jsonl(path, opts, resume)
+            yield from _read_jsonl(path, opts, resume, pool)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
@@ -136,48 +165,76 @@ def _parse(data: bytes) -> Any:
         raise RecordError("invalid_json", str(exc)[:200]) from None
 
 
-def _handle_line(line: Line, builder: BatchBuilder, opts: ReadOptions) -> int:
-    """Normalize one line into ``builder``; returns the number of records it held."""
-    if line.error is not None:
-        builder.reject(line.number, "truncated_stream", line.error, line.data)
-        return 1
-    if line.data is None:
-        builder.reject(line.number, "line_too_long", f"{line.size} bytes > {opts.max_line_bytes}", None)
-        return 1
-    if not line.data.strip():
-        return 0
+def _handle_record(data: bytes, number: int, builder: BatchBuilder, opts: NormalizeOptions) -> int:
+    """Normalize one non-blank line into ``builder``; returns the number of records it held."""
     try:
-        obj = _parse(line.data)
+        obj = _parse(data)
         if is_otlp(obj):
-            return otel_rows(obj, builder, line.number, opts.normalize)
-        builder.add_row(exchange_row(obj, builder.source, line.number, opts.normalize))
+            return otel_rows(obj, builder, number, opts)
+        builder.add_row(exchange_row(obj, builder.source, number, opts))
     except RecordError as exc:
-        builder.reject(line.number, exc.reason, exc.detail, line.data)
+        builder.reject(number, exc.reason, exc.detail, data)
     return 1
 
 
-def _read_jsonl(path: Path, opts: ReadOptions, resume: Resume) -> Iterator[Batch]:
+def normalize_block(source: str, block: Block, max_line_bytes: int, opts: NormalizeOptions) -> BlockResult:
+    """Parse and normalize one block of lines. Runs in a worker process when ingest is parallel."""
+    builder = BatchBuilder(source)
+    too_long = dict(block.oversize)
+    read = 0
+    for number, data in enumerate(block.lines(), start=block.first):
+        if too_long and number in too_long:
+            builder.reject(number, "line_too_long", f"{too_long[number]} bytes > {max_line_bytes}", None)
+            read += 1
+        elif data.strip():
+            read += _handle_record(data, number, builder, opts)
+    if block.error is not None:
+        number, reason, partial = block.error
+        builder.reject(number, "truncated_stream", reason, partial)
+        read += 1
+    exchanges, quarantine = builder.take()
+    return exchanges, quarantine, read
+
+
+BlockResult = tuple[pa.Table, pa.Table, int]
+
+
+def _read_jsonl(path: Path, opts: ReadOptions, resume: Resume, pool: Executor | None) -> Iterator[Batch]:
     source = str(path)
     compression = compression_of(path.name)
-    builder = BatchBuilder(source)
     with path.open("rb") as fh:
-        skip = resume.lines
-        if compression == "none" and resume.offset:
-            fh.seek(resume.offset)  # plain files resume by seeking; compressed ones re-read and skip
-            lines = split_lines(byte_chunks(fh, compression), opts.max_line_bytes, resume.offset, resume.lines)
-            skip = 0
+        if compression == "none":
+            fh.seek(resume.offset)  # plain files resume by seeking; compressed ones decompress and skip
+            chunks = byte_chunks(fh, compression)
         else:
-            lines = split_lines(byte_chunks(fh, compression), opts.max_line_bytes)
-        first, read, last, offset = resume.lines + 1, 0, resume.lines, resume.offset
-        for line in lines:
-            if line.number <= skip:
-                continue
-            read += _handle_line(line, builder, opts)
-            last, offset = line.number, line.end_offset
-            if len(builder) >= opts.batch_rows:
-                yield _emit(builder, first, last, offset, read, complete=False)
-                first, read = last + 1, 0
-    yield _emit(builder, first, max(last, first - 1), offset, read, complete=True)
+            chunks = skip_bytes(byte_chunks(fh, compression), resume.offset)
+        blocks = split_blocks(chunks, opts.max_line_bytes, opts.batch_rows, resume.offset, resume.lines)
+        results = _map_ordered(pool, blocks, source, opts)
+        for block, (exchanges, quarantine, read) in results:
+            last = block.first + block.count - 1 + (block.error is not None)
+            yield Batch(source, block.first, last, block.end_offset, read, exchanges, quarantine, False)
+    # an explicit closing batch: marks the file complete even when the last block was already committed
+    yield Batch(source, 0, 0, 0, 0, rows_to_table([]), QUARANTINE.empty_table(), True)
+
+
+def _map_ordered(
+    pool: Executor | None, blocks: Iterator[Block], source: str, opts: ReadOptions
+) -> Iterator[tuple[Block, BlockResult]]:
+    """normalize_block over blocks, in order; with a pool, a few blocks are in flight at once (bounded)."""
+    if pool is None:
+        for block in blocks:
+            yield block, normalize_block(source, block, opts.max_line_bytes, opts.normalize)
+        return
+    window: deque[tuple[Block, Future[BlockResult]]] = deque()
+    depth = max(2, opts.workers + 1)
+    for block in blocks:
+        window.append((block, pool.submit(normalize_block, source, block, opts.max_line_bytes, opts.normalize)))
+        if len(window) >= depth:
+            done, future = window.popleft()
+            yield done, future.result()
+    while window:
+        done, future = window.popleft()
+        yield done, future.result()
 
 
 def _emit(builder: BatchBuilder, first: int, last: int, offset: int, read: int, complete: bool) -> Batch:

@@ -1,0 +1,134 @@
+"""Ingest benchmark: lines/s and peak RSS of `ingest` on generated logs of growing size.
+
+    python bench/ingest.py                      # 100k, 1M and 4M lines (generated under bench/_work/)
+    python bench/ingest.py --lines 100000       # one size
+
+Each measurement runs in a fresh subprocess that ingests into a new DuckDB file and reports its own wall time
+and peak resident memory (VmHWM from /proc/self/status). About 3% of the generated lines are malformed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+_CHILD = """
+import json, sys, time
+from distillguard.pipeline import IngestOptions, ingest_paths
+start = time.perf_counter()
+s = ingest_paths([sys.argv[1]], sys.argv[2], IngestOptions(workers=int(sys.argv[3])))
+elapsed = time.perf_counter() - start
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+import resource
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"read": s.read, "stored": s.stored, "duplicates": s.duplicates, "quarantined": s.quarantined,
+                  "seconds": elapsed, "peak_rss_mib": hwm / 1024, "worker_peak_rss_mib": workers / 1024}))
+"""
+
+_TOPICS = ["sorting", "tax law", "protein folding", "pandas groupby", "revolution", "cache design", "SQL joins"]
+
+
+def _record(i: int, rng: random.Random) -> dict[str, object]:
+    acct = rng.randrange(20_000)
+    anthropic = i % 2 == 0
+    text = (
+        f"You are an expert data analyst. Given {rng.randrange(10, 99999)} rows about {rng.choice(_TOPICS)}, "
+        f"deliver data-driven insights with complete reasoning. Case {i}."
+    )
+    rec: dict[str, object] = {
+        "request_id": f"req_{i:09d}",
+        "ts": f"2026-02-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}.{i % 1000:03d}Z",
+        "account": {"id": f"acct_{acct:05d}", "pathway": "education", "created": "2026-01-28T09:00:00Z",
+                    "payment_fingerprint": f"pf_{acct % 977:04x}", "verified": False, "country": "SG"},
+        "api_key_id": f"key_{acct:05d}",
+        "client": {"ip": f"203.0.{acct % 256}.{i % 256}", "asn": 64496, "user_agent": "anthropic-python/0.49.0"},
+        "api": "anthropic.messages" if anthropic else "openai.chat.completions",
+        "status": 200,
+        "latency_ms": rng.randrange(100, 9000),
+    }  # fmt: skip
+    answer = "The data shows a steady trend. " * rng.randrange(2, 12)
+    if anthropic:
+        rec["request"] = {"model": "frontier-2", "system": "You are helpful.", "max_tokens": 4096,
+                          "messages": [{"role": "user", "content": text}],
+                          "thinking": {"type": "enabled", "budget_tokens": 8000}}  # fmt: skip
+        rec["response"] = {"id": f"msg_{i}", "type": "message", "model": "frontier-2", "stop_reason": "end_turn",
+                           "content": [{"type": "thinking", "thinking": "step " * 20},
+                                       {"type": "text", "text": answer}],
+                           "usage": {"input_tokens": 812, "output_tokens": 2930}}  # fmt: skip
+    else:
+        rec["request"] = {"model": "frontier-2", "messages": [{"role": "system", "content": "You are helpful."},
+                                                              {"role": "user", "content": text}]}  # fmt: skip
+        rec["response"] = {"id": f"c{i}", "model": "frontier-2",
+                           "choices": [{"message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 80, "completion_tokens": 300}}  # fmt: skip
+    return rec
+
+
+def generate(path: Path, lines: int, seed: int = 1) -> None:
+    """Write ``lines`` lines, ~3% malformed (bad JSON, missing field, no offset), if not already there."""
+    if path.exists():
+        return
+    rng = random.Random(seed)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        buf = []
+        for i in range(lines):
+            line = orjson.dumps(_record(i, rng))
+            roll = rng.random()
+            if roll < 0.01:
+                line = line[: len(line) // 2]
+            elif roll < 0.02:
+                line = line.replace(b'"account":', b'"acc":', 1)
+            elif roll < 0.03:
+                line = line.replace(b'Z","account"', b'","account"', 1)
+            buf.append(line)
+            if len(buf) == 10_000:
+                fh.write(b"\n".join(buf) + b"\n")
+                buf = []
+        if buf:
+            fh.write(b"\n".join(buf) + b"\n")
+    tmp.rename(path)
+
+
+def measure(path: Path, workers: int) -> dict[str, float]:
+    store = path.with_suffix(".duckdb")
+    for leftover in (store, Path(str(store) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), str(store), str(workers)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    store.unlink(missing_ok=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="ingest throughput and peak memory")
+    parser.add_argument("--lines", type=int, action="append", help="sizes to run (default 100k, 1M, 4M)")
+    parser.add_argument("--workers", type=int, default=2, help="parser processes (0: parse in the main process)")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    print("| lines | workers | seconds | lines/s | peak RSS MiB (main) | peak RSS MiB (one worker) | stored | quarantined |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.lines or [100_000, 1_000_000, 4_000_000]:
+        path = WORK / f"log_{n}.jsonl"
+        generate(path, n)
+        r = measure(path, args.workers)
+        assert r["read"] == r["stored"] + r["duplicates"] + r["quarantined"] == n
+        print(
+            f"| {n:,} | {args.workers} | {r['seconds']:.1f} | {n / r['seconds']:,.0f} | {r['peak_rss_mib']:.0f} "
+            f"| {r['worker_peak_rss_mib']:.0f} | {r['stored']:,} | {r['quarantined']:,} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
