@@ -70,7 +70,7 @@ def print_description(console: Console, d: Description) -> None:
     )
     t = Table(title="volume and time")
     for c in ("group", "kind", "accounts", "exchanges", "per acct med/p90/max", "active days", "peak UTC h", "models"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for g in d.groups:
         peak = max(range(24), key=lambda h: g.hourly_utc[h])
         t.add_row(
@@ -86,7 +86,7 @@ def print_description(console: Console, d: Description) -> None:
     console.print(t)
     t = Table(title="content")
     for c in ("group", "capabilities", "sessions", "thinking", "CoT harvest", "phases", "payments", "UAs"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for g in d.groups:
         t.add_row(
             g.name,

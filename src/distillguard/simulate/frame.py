@@ -113,16 +113,20 @@ def _starts(plan: Plan, a: Account, g: Group, rng: np.random.Generator, m: int) 
         return runs_ts
     kind = "diurnal" if g.timing == "diurnal" else g.timing
     w = _profile(kind, s, e, tz)
-    if g.daily_cap:  # spread sessions evenly over days so no day goes over the cap
-        ndays = max(1, -(-(e - s) // DAY))
-        day = np.sort(np.arange(m) % ndays)
-        rng.shuffle(day)
+    if g.daily_cap:  # fill UTC days in proportion to their overlap with the window: no day over the cap
+        days = np.arange(s // DAY, -(-e // DAY))
+        overlap = np.minimum(e, (days + 1) * DAY) - np.maximum(s, days * DAY)
+        share = m * overlap / overlap.sum()
+        quota = np.floor(share).astype(np.int64)
+        quota[np.argsort(quota - share)[: m - int(quota.sum())]] += 1
         out = np.empty(m, dtype=np.int64)
-        for d in np.unique(day):
-            idx = np.flatnonzero(day == d)
-            ds, de = s + int(d) * DAY, min(e, s + (int(d) + 1) * DAY)
-            lo = (ds // HOUR) - (s // HOUR)
-            out[idx] = _sample(rng, w[lo : lo + -(-(de - ds) // HOUR) + 1], ds, de, len(idx))
+        pos = 0
+        for d, q in zip(days.tolist(), quota.tolist(), strict=True):
+            if q:
+                ds, de = max(s, d * DAY), min(e, (d + 1) * DAY)
+                lo = ds // HOUR - s // HOUR
+                out[pos : pos + q] = _sample(rng, w[lo : lo + -(-de // HOUR) - ds // HOUR], ds, de, q)
+                pos += q
         return out
     return _sample(rng, w, s, e, m)
 
@@ -132,7 +136,7 @@ def account_frame(plan: Plan, a: Account) -> Frame:
     rng = np.random.default_rng(a.seed)
     n = a.n
     phases = g.phases
-    single = g.timing in ("load_balanced", "runs")
+    single = g.timing in ("load_balanced", "runs") or g.daily_cap > 0
     kind_w = np.zeros((len(phases), len(SESSIONS)))
     for pi, phz in enumerate(phases):
         for name, w in phz.content.sessions:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,6 +39,27 @@ _TOOL_DESC = "Tool {name}: see the agent framework documentation for its argumen
 _IMG = ("https://files.example-cdn.net/u/{h}.png", "https://img.example-storage.com/{h}.jpg")
 
 
+class Row(NamedTuple):
+    """One frame row as plain Python values (numpy scalars are slow to index one by one)."""
+
+    ts: int
+    sess: int
+    turn: int
+    slen: int
+    skind: int
+    cap: int
+    phase: int
+    think: bool
+    harvest: bool
+    model: int
+    status: int
+
+
+def rows_of(f: Frame, lo: int, hi: int) -> list[Row]:
+    cols = [getattr(f, name)[lo:hi].tolist() for name in Row._fields]
+    return [Row(*vals) for vals in zip(*cols, strict=True)]
+
+
 @dataclass
 class _Conv:
     r: Random
@@ -63,20 +84,20 @@ class Renderer:
         convs: dict[int, _Conv] = {}
         acct = self._account_obj(a)
         out = []
-        for i in range(lo, hi):
-            sess = int(f.sess[i])
-            content = g.phases[int(f.phase[i])].content
+        for row in rows_of(f, lo, hi):
+            sess = row.sess
+            content = g.phases[row.phase].content
             conv = convs.get(sess)
             if conv is None:
                 if len(convs) > 256:
                     convs.clear()
-                conv = convs[sess] = self._conv(a, f, i, sess, content)
-            ts = int(f.ts[i])
+                conv = convs[sess] = self._conv(a, row, content)
+            ts = row.ts
             rid = "req_" + pop.hexid(r, 24)
             ip, asn = self._ip(a, r, ts)
             client: dict[str, Any] = {"ip": ip, "asn": asn, "user_agent": a.user_agent, "ja4": a.ja4}
-            body, resp, usage_len = self._bodies(a, f, i, conv, content, r, ts, g.end_user_ids)
-            status = int(f.status[i])
+            body, resp, usage_len = self._bodies(a, row, conv, content, r, g.end_user_ids)
+            status = row.status
             rec = {
                 "request_id": rid,
                 "ts": _ts(ts),
@@ -132,13 +153,13 @@ class Renderer:
             self._tpl[key] = got
         return got
 
-    def _conv(self, a: Account, f: Frame, i: int, sess: int, content: Content) -> _Conv:
-        r = Random(session_seed(a, sess))
-        cap = CAPABILITIES[int(f.cap[i])]
+    def _conv(self, a: Account, row: Row, content: Content) -> _Conv:
+        r = Random(session_seed(a, row.sess))
+        cap = CAPABILITIES[row.cap]
         if content.prompts == "fresh":
             system, skel = self.text.skeleton(cap, r)
         else:
-            tpls = self._templates(a, int(f.phase[i]), content, cap)
+            tpls = self._templates(a, row.phase, content, cap)
             # a few templates carry most of the volume, as with real batch and campaign prompt sets
             system, skel = tpls[min(len(tpls) - 1, int(len(tpls) * r.random() ** 1.6))]
             if content.prompts == "paraphrase":
@@ -146,7 +167,7 @@ class Renderer:
         if content.system_prompt:
             system = content.system_prompt
         conv = _Conv(r=r, cap=cap, system=self.text.fill(system, r) if system else "")
-        conv.turns.append((self._first_user(conv, skel, bool(f.harvest[i]), content), None))
+        conv.turns.append((self._first_user(conv, skel, row.harvest, content), None))
         return conv
 
     def _first_user(self, conv: _Conv, skel: str, harvest: bool, content: Content) -> str:
@@ -177,18 +198,18 @@ class Renderer:
         return tools[int(r.random() * len(tools))]
 
     def _bodies(
-        self, a: Account, f: Frame, i: int, conv: _Conv, content: Content, r: Random, ts: int, end_user: bool
+        self, a: Account, row: Row, conv: _Conv, content: Content, r: Random, end_user: bool
     ) -> tuple[dict[str, Any], dict[str, Any], int]:
-        kind = SESSIONS[int(f.skind[i])]
-        turn, slen = int(f.turn[i]), int(f.slen[i])
+        kind = SESSIONS[row.skind]
+        turn, slen, ts = row.turn, row.slen, row.ts
         agentic = kind in ("agent_loop", "synthetic_trace")
         if kind == "synthetic_trace":  # one request carrying a fabricated multi-step tool history
             turn = 2 + int(conv.r.random() * 6)
             slen = turn + (1 if conv.r.random() < 0.3 else 2)
         self._history(conv, agentic, turn, slen)
-        think = bool(f.think[i])
+        think = row.think
         budget = content.thinking_budget or 4000
-        model = self.models[int(f.model[i])]
+        model = self.models[row.model]
         out_tokens = int(_OUT_MEDIAN[conv.cap] * (0.35 + r.random() * 1.6) * (1.0 + r.random() ** 4 * 4))
         think_tokens = int(budget * (0.1 + 0.8 * r.random())) if think else 0
         max_tokens = (budget + 4096) if think else (1024, 2048, 4096, 4096, 8192)[int(r.random() * 5)]

@@ -94,7 +94,7 @@ _PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple
             "write a function that {codetask}.",
             "why does this code fail with `{error}`?\n```\n{code}\n```",
             "refactor this function to be more readable:\n```\n{code}\n```",
-            "how do I {codetask} efficiently?",
+            "how do I write code that {codetask}, efficiently?",
             "write unit tests for a function that {codetask}.",
             "explain what this code does:\n```\n{code}\n```",
             "implement a REST endpoint that {codetask}.",
@@ -287,6 +287,8 @@ class TextGen:
     def __init__(self, corpus: dict[str, tuple[str, ...]] | None = None) -> None:
         self.corpus = corpus or {}
         self._para: dict[tuple[str, int], str] = {}
+        self._sent: dict[str, tuple[str, ...]] = {}
+        self._results: dict[str, tuple[str, ...]] = {}
         s: dict[str, Slot] = {
             "topic": _pick(P.TOPICS),
             "topic2": _pick(P.TOPICS),
@@ -336,15 +338,27 @@ class TextGen:
         if core == "{item}" and cap not in self.corpus:
             core = cores[0]
         opener = openers[int(r.random() * len(openers))]
-        user = opener + (core[0].upper() + core[1:] if opener.endswith((". ", ": ", "! ")) or not opener else core)
+        if not opener or opener.endswith((". ", ": ", "! ", "\n")):
+            user = opener + core[0].upper() + core[1:]
+        elif core.startswith(("{", "I ", "I'")):
+            user = opener + core
+        else:  # "Hey, what is ..." / "In Go, write ..."
+            user = opener + core[0].lower() + core[1:]
         return systems[int(r.random() * len(systems))], user + tails[int(r.random() * len(tails))]
 
     def fill(self, skeleton: str, r: Random) -> str:
         slots = self.slots
 
+        seen: dict[str, str] = {}
+
         def sub(m: re.Match[str]) -> str:
-            f = slots.get(m.group(1))
-            return f(r) if f is not None else m.group(0)
+            # one value per slot name within a text: "{name} saves ... until {name} can afford"
+            key = m.group(1)
+            got = seen.get(key)
+            if got is None:
+                f = slots.get(key)
+                got = seen[key] = f(r) if f is not None else m.group(0)
+            return got
 
         return self._SLOT.sub(sub, skeleton) if "{" in skeleton else skeleton
 
@@ -381,14 +395,24 @@ class TextGen:
         return out
 
     # -- responses ---------------------------------------------------------------------------------
+    def _sentences(self, cap: str) -> tuple[str, ...]:
+        """Pre-filled response sentences for ``cap`` (filling slots per response was the hot spot)."""
+        got = self._sent.get(cap)
+        if got is None:
+            pool = P.RESP_SENT.get(cap) or P.RESP_SENT["general"]
+            if cap in ("data_analysis", "agentic", "computer_use"):
+                pool = P.RESP_SENT["general"] + P.RESP_SENT["reasoning"][:3]
+            r = Random(f"sentences/{cap}")
+            got = self._sent[cap] = tuple(self.fill(pool[i % len(pool)], r) for i in range(40 * len(pool)))
+        return got
+
     def response(self, cap: str, r: Random, chars: int) -> str:
-        pool = P.RESP_SENT.get(cap) or P.RESP_SENT["general"]
-        if cap in ("data_analysis", "agentic", "computer_use"):
-            pool = P.RESP_SENT["general"] + P.RESP_SENT["reasoning"][:3]
+        pool = self._sentences(cap)
         parts: list[str] = []
         size = 0
+        n = len(pool)
         while size < chars:
-            s = self.fill(pool[int(r.random() * len(pool))], r)
+            s = pool[int(r.random() * n)]
             parts.append(s)
             size += len(s) + 1
         return " ".join(parts)
@@ -418,7 +442,11 @@ class TextGen:
         return self.fill(_FOLLOW[int(r.random() * len(_FOLLOW))], r)
 
     def tool_result(self, tool: str, r: Random) -> str:
-        return self.fill(P.TOOL_RESULTS.get(tool, "ok"), r)
+        got = self._results.get(tool)
+        if got is None:
+            rr = Random(f"tool/{tool}")
+            got = self._results[tool] = tuple(self.fill(P.TOOL_RESULTS.get(tool, "ok"), rr) for _ in range(64))
+        return got[int(r.random() * len(got))]
 
     # -- slot helpers ------------------------------------------------------------------------------
     def _item(self, r: Random) -> str:
