@@ -111,7 +111,14 @@ def build_outputs(
     flagged = acc["flagged"].to_pylist()
     camp = [mapping.get(c) if f else None for c, f in zip(acc["cluster_id"].to_pylist(), flagged, strict=True)]
     acc = acc.append_column("campaign_id", pa.array(camp, pa.string()))
-    acc = acc.join(first_flagged, "account_id", join_type="left outer").sort_by("account_id")
+    # (pyarrow joins cannot carry the list-typed evidence column, so the replay times are mapped in.)
+    first = dict(
+        zip(first_flagged["account_id"].to_pylist(), first_flagged["first_flagged_at"].to_pylist(), strict=True)
+    )
+    acc = acc.append_column(
+        "first_flagged_at",
+        pa.array([first.get(a) for a in acc["account_id"].to_pylist()], pa.timestamp("us", tz="UTC")),
+    ).sort_by("account_id")
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 
     members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
@@ -125,7 +132,8 @@ def build_outputs(
     cluster_of = {v: k for k, v in mapping.items()}
     risk, evidence, cluster_ids = [], [], []
     acc_risk = {
-        r["account_id"]: r["risk"] for r in accounts.filter(accounts["flagged"]).select(["account_id", "risk"]).to_pylist()
+        r["account_id"]: r["risk"]
+        for r in accounts.filter(accounts["flagged"]).select(["account_id", "risk"]).to_pylist()
     }
     for cid, ids in zip(campaigns["campaign_id"].to_pylist(), campaigns["account_ids"].to_pylist(), strict=True):
         j = by_cluster[cluster_of[cid]]
