@@ -15,6 +15,9 @@ class FingerprintConfig:
     LSH. A candidate pair joins one family only when its estimated Jaccard similarity is at least
     ``threshold``. ``shingle_size`` words per shingle for the whole-skeleton view.
 
+    A family is classified once, on the texts of up to ``representatives`` of its skeletons (each
+    capped to ``cue_cap`` characters, head and tail) and on structural shares over all its exchanges.
+
     The *template view* catches a fixed wrapper around varying free text (an instruction around a
     different question each time): shingles seen in at least ``template_min_df`` distinct skeletons
     that form runs of at least ``template_min_run`` consecutive shingles are the template part; two
@@ -31,14 +34,16 @@ class FingerprintConfig:
     seed: int = 20260226
     text_cap: int = 2000
     example_cap: int = 300
+    cue_cap: int = 1000
     mask_cache_size: int = 200_000
     template_view: bool = True
     template_shingle_size: int = 3
     template_min_df: int = 3
     template_min_run: int = 6
-    template_window: int = 32
+    template_window: int = 16
     template_threshold: float = 0.5
     template_veto: float = 0.2
+    representatives: int = 3
     flag_share: float = 0.5
     capability_min_score: float = 0.5
 
@@ -57,10 +62,12 @@ class FingerprintConfig:
         for key in ("shingle_size", "template_shingle_size", "template_min_df", "template_min_run"):
             if getattr(self, key) < 1:
                 raise bad(key, f"must be >= 1, got {getattr(self, key)}")
-        if self.text_cap < 16 or self.example_cap < 16:
+        if self.text_cap < 16 or self.example_cap < 16 or self.cue_cap < 16:
             raise bad("text_cap", "text_cap and example_cap must be >= 16")
         if self.mask_cache_size < 1024:
             raise bad("mask_cache_size", f"must be >= 1024, got {self.mask_cache_size}")
+        if self.representatives < 1:
+            raise bad("representatives", f"must be >= 1, got {self.representatives}")
         if self.template_window < self.template_min_run:
             raise bad("template_window", "must be >= template_min_run")
 

@@ -2,9 +2,9 @@
 
 Raw text -> skeleton goes through a bounded cache keyed by the raw text's xxhash, so each distinct text
 is masked once; skeletons are deduplicated by their own xxhash, and only a new skeleton is tokenised,
-MinHashed and matched against the cues. What is kept per unique skeleton is compact: its hash, its
-signature row, the cue bits, an example (capped) and, for the template view, the hashes of its first and
-last shingles.
+MinHashed. What is kept per unique skeleton is compact: its hash, its signature row, its text capped to
+``cue_cap`` characters (head and tail: for classification of the family and its example) and, for the
+template view, 32-bit hashes of its first and last shingles.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import xxhash
 
 from distillguard.fingerprint import sketch
 from distillguard.fingerprint.config import FingerprintConfig
-from distillguard.fingerprint.cues import Cue, cue_bits
 from distillguard.text import mask
 
 I32 = npt.NDArray[np.int32]
@@ -28,19 +27,17 @@ I32 = npt.NDArray[np.int32]
 class Registry:
     """Unique skeletons of one role, in order of first sight (index = skeleton id)."""
 
-    def __init__(self, role: str, config: FingerprintConfig, cues: tuple[Cue, ...]) -> None:
+    def __init__(self, role: str, config: FingerprintConfig) -> None:
         self.role = role
         self.config = config
-        self.cues = cues
         self._salt = xxhash.xxh64_intdigest(role.encode())
         self._raw_cache: dict[int, int] = {}
         self._index: dict[int, int] = {}
         self._hashes: list[int] = []
-        self._bits: list[int] = []
         self._sig: list[sketch.U32] = []
-        self._win: list[sketch.U64] = []
+        self._win: list[sketch.U32] = []
         self._win_len: list[npt.NDArray[np.int64]] = []
-        self._examples: list[pa.Array] = []
+        self._texts: list[pa.Array] = []
         self._pending: list[str] = []
 
     def __len__(self) -> int:
@@ -91,19 +88,13 @@ class Registry:
         if not pending:
             return
         cfg = self.config
-        toks = [sketch.tokens(s) for s in pending]
-        flat, off = sketch.hash_rows([sketch.shingles(t, cfg.shingle_size) for t in toks])
+        tok, tok_off = sketch.token_hashes(pending)
+        flat, off = sketch.shingle_hashes(tok, tok_off, cfg.shingle_size)
         self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
-        self._bits.extend(cue_bits(s, self.cues) for s in pending)
-        self._examples.append(pa.array([s[: cfg.example_cap] for s in pending], type=pa.string()))
+        self._texts.append(pa.array([_capped(s, cfg.cue_cap) for s in pending], type=pa.string()))
         if cfg.template_view:
-            w = cfg.template_window
-            rows = []
-            for t in toks:
-                sh = sketch.shingles(t, cfg.template_shingle_size)
-                rows.append(sh if len(sh) <= 2 * w else sh[:w] + sh[-w:])
-            wflat, woff = sketch.hash_rows(rows)
-            self._win.append(wflat)
+            wflat, woff = sketch.shingle_hashes(tok, tok_off, cfg.template_shingle_size, cfg.template_window)
+            self._win.append(wflat.astype(np.uint32))  # low 32 bits: half the memory, rare collisions
             self._win_len.append(np.diff(woff))
 
     # ---- read-out at the end of the stream -------------------------------------------------------
@@ -111,27 +102,32 @@ class Registry:
     def hashes(self) -> npt.NDArray[np.uint64]:
         return np.asarray(self._hashes, dtype=np.uint64)
 
-    def bits(self) -> npt.NDArray[np.int64]:
-        return np.asarray(self._bits, dtype=np.int64)
-
     def signatures(self) -> sketch.U32:
         if not self._sig:
             return np.zeros((0, self.config.num_perm), dtype=np.uint32)
         return np.concatenate(self._sig)
 
-    def window(self) -> tuple[sketch.U64, sketch.I64]:
+    def window(self) -> tuple[sketch.U32, sketch.I64]:
         """Template-view shingle hashes of every skeleton, flattened, with offsets."""
         lengths = np.concatenate(self._win_len) if self._win_len else np.zeros(0, dtype=np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        flat = np.concatenate(self._win) if self._win else np.zeros(0, dtype=np.uint64)
+        flat = np.concatenate(self._win) if self._win else np.zeros(0, dtype=np.uint32)
         return flat, offsets
 
-    def examples(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
-        """Example skeleton text of the given skeleton ids (-1 gives None)."""
-        if not self._examples:
+    def texts(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
+        """Skeleton text (capped) of the given skeleton ids (-1 gives None)."""
+        if not self._texts:
             return [None] * len(ids)
-        arr = pa.chunked_array(self._examples, type=pa.string())
+        arr = pa.chunked_array(self._texts, type=pa.string())
         idx = np.asarray(ids, dtype=np.int64)
         taken = arr.take(pa.array(np.where(idx < 0, 0, idx))).to_pylist()
         return [None if i < 0 else t for i, t in zip(idx.tolist(), taken, strict=True)]
+
+
+def _capped(text: str, cap: int) -> str:
+    """Head and tail of a long skeleton: instructions sit at the start or the end of a prompt."""
+    if len(text) <= cap:
+        return text
+    head = cap * 2 // 3
+    return f"{text[:head]} … {text[len(text) - (cap - head) :]}"

@@ -8,10 +8,11 @@ estimated Jaccard similarity reaches the threshold; connected components of the 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
 from rensa import RMinHash
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -23,34 +24,65 @@ I64 = npt.NDArray[np.int64]
 EMPTY_SLOT = np.uint32(0xFFFFFFFF)
 """rensa's value in every slot of the signature of an empty token set."""
 
-# Placeholders stay whole; CJK, kana and hangul count one token per character (no spaces to split on).
-_TOKEN = re.compile(r"<[a-z]+>|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|\w+")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+# CJK, kana and hangul have no spaces: one token per character. Placeholders ("<num>") stay whole.
+_CJK = r"([\x{3040}-\x{30ff}\x{3400}-\x{9fff}\x{ac00}-\x{d7af}])"
+_SEPARATOR = r"[^\pL\pN_<>]+"
+_PRIMES = tuple(np.uint64(p) for p in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
 
 
-def tokens(skeleton: str) -> list[str]:
-    """Lower-cased word tokens of a skeleton (punctuation dropped: it carries no template identity)."""
-    return _TOKEN.findall(skeleton.lower())
+def token_hashes(texts: list[str]) -> tuple[U64, I64]:
+    """64-bit hashes of the lower-cased word tokens of each text, flattened, with row offsets.
+
+    Tokenising and deduplicating run in Arrow; only the distinct tokens of the batch are hashed in
+    Python, so the cost per text is a few vectorised passes, not a loop over its words.
+    """
+    low = pc.replace_substring_regex(pc.utf8_lower(pa.array(texts, type=pa.string())), _CJK, r" \1 ")
+    parts = pc.split_pattern_regex(low, _SEPARATOR)
+    flat = pc.list_flatten(parts)
+    rows = pc.list_parent_indices(parts).to_numpy()
+    keep = np.asarray(pc.greater(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False))
+    encoded = pc.dictionary_encode(flat.filter(pa.array(keep)))
+    vocab = encoded.dictionary.to_pylist()
+    vocab_hash = np.fromiter((xxhash.xxh64_intdigest(t.encode()) for t in vocab), dtype=np.uint64, count=len(vocab))
+    hashes = vocab_hash[encoded.indices.to_numpy()]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=len(texts)), out=offsets[1:])
+    return hashes, offsets
 
 
-def shingles(toks: list[str], k: int) -> list[str]:
-    """Word k-grams in order; a text shorter than k is one shingle; no tokens, no shingles."""
-    if len(toks) <= k:
-        return [" ".join(toks)] if toks else []
-    return [" ".join(toks[i : i + k]) for i in range(len(toks) - k + 1)]
+def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) -> tuple[U64, I64]:
+    """Hashes of word k-grams per row (a row shorter than k is one shingle of all its words).
+
+    ``window`` keeps only the first and last ``window`` shingles of each row.
+    """
+    n_rows = len(offsets) - 1
+    if len(tok) == 0:
+        return tok, np.zeros(n_rows + 1, dtype=np.int64)
+    lengths = np.diff(offsets)
+    row = np.repeat(np.arange(n_rows), lengths)
+    end = offsets[1:][row]  # exclusive end of each token's row
+    pos = np.arange(len(tok))
+    comb = np.zeros(len(tok), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            idx = pos + j
+            inside = idx < end
+            comb[inside] ^= tok[idx[inside]] * _PRIMES[j % len(_PRIMES)] + np.uint64(j)
+            comb ^= comb >> np.uint64(31)
+    start = offsets[:-1][row]
+    short = lengths[row] < k
+    valid = np.where(short, pos == start, pos + k <= end)
+    if window is not None:
+        n_sh = np.where(lengths < k, np.minimum(lengths, 1), lengths - k + 1)[row]
+        rank = pos - start
+        valid &= (rank < window) | (rank >= n_sh - window)
+    out_offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row[valid], minlength=n_rows), out=out_offsets[1:])
+    return comb[valid], out_offsets
 
 
-def hash_rows(rows: list[list[str]]) -> tuple[U64, I64]:
-    """64-bit hashes of each row's shingles, flattened, with row offsets (len(rows) + 1)."""
-    hashed = RMinHash.hash_token_sets(rows)
-    lengths = np.fromiter((len(r) for r in hashed), dtype=np.int64, count=len(hashed))
-    offsets = np.zeros(len(hashed) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.fromiter((h for r in hashed for h in r), dtype=np.uint64, count=int(offsets[-1]))
-    return flat, offsets
-
-
-def signatures(flat: U64, offsets: I64, num_perm: int, seed: int) -> U32:
+def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int) -> U32:
     """MinHash signature per row of pre-hashed tokens; an empty row is all ``EMPTY_SLOT``."""
     n = len(offsets) - 1
     if n == 0:
@@ -87,7 +119,10 @@ def candidate_edges(sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: i
             out.append(np.stack([idx[order[same]], idx[order[same + 1]]], axis=1))
     if not out:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(out), axis=0)
+    pairs = np.concatenate(out)
+    n = np.int64(len(sig))
+    code = np.unique(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+    return np.stack([code // n, code % n], axis=1)
 
 
 def verified_edges(sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float) -> I64:
@@ -116,7 +151,7 @@ def components(n: int, edges: I64) -> I64:
     return out
 
 
-def template_part(flat: U64, offsets: I64, min_df: int, min_run: int, spread: float = 2.0) -> tuple[U64, I64]:
+def template_part(flat: U32, offsets: I64, min_df: int, min_run: int, spread: float = 2.0) -> tuple[U32, I64]:
     """Keep, per row, the shingles of its *template*: runs of at least ``min_run`` consecutive shingles
     that each recur in at least ``min_df`` distinct rows, and among those only the runs whose mean
     log2 document frequency is within ``spread`` of the row's most frequent run.
@@ -130,10 +165,10 @@ def template_part(flat: U64, offsets: I64, min_df: int, min_run: int, spread: fl
     if len(flat) == 0:
         return flat, np.zeros(n_rows + 1, dtype=np.int64)
     row = np.repeat(np.arange(n_rows), np.diff(offsets))
-    # Document frequency: distinct rows per hash.
-    pairs = np.unique(np.stack([flat, row.astype(np.uint64)], axis=1), axis=0)
-    uniq, counts = np.unique(pairs[:, 0], return_counts=True)
-    df = counts[np.searchsorted(uniq, flat)]
+    # Document frequency, counted as occurrences: a shingle repeated inside one window is rare, and
+    # one sort is the cost that matters here.
+    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    df = counts[inverse]
     shared = df >= min_df
     # Runs of consecutive shared shingles, broken at row boundaries and where the frequency jumps
     # (an instruction shared by thousands next to a question shared by three).

@@ -24,6 +24,7 @@ from distillguard.fingerprint.cues import (
     Cue,
     area_scores,
     computer_tool,
+    cue_bits,
     load_cues,
     pick_area,
 )
@@ -33,6 +34,7 @@ from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyInputs, family_ta
 log = logging.getLogger(__name__)
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 REQUIRED = ("request_id", "account_id", "first_user_text")
 _TS_NULL = np.iinfo(np.int64).min
 DEFAULT_CONFIG = FingerprintConfig()
@@ -59,8 +61,8 @@ class _Collector:
 
     def __init__(self, config: FingerprintConfig, cues: tuple[Cue, ...]) -> None:
         self.cues = cues
-        self.system = Registry("system", config, cues)
-        self.user = Registry("user", config, cues)
+        self.system = Registry("system", config)
+        self.user = Registry("user", config)
         self.accounts: dict[str, int] = {}
         self.tool_is_computer: dict[str, bool] = {}
         self.request_ids: list[pa.Array] = []
@@ -189,6 +191,33 @@ def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Cl
     return Clusters(family=comp_min[labels].view(np.int64), structure=structure)
 
 
+def classify(
+    inv: I64, first: I64, sys_ids: I64, usr_ids: I64, col: _Collector, config: FingerprintConfig
+) -> dict[str, F64]:
+    """Share of each family's representative prompts that carry each cue.
+
+    Representatives are the family's first ``config.representatives`` distinct user skeletons (by first
+    sight), each read together with the system prompt of the family's first exchange: a template family
+    shares its instruction, so a few members speak for all, and the cost is per family, not per text.
+    """
+    n_fam = len(first)
+    span = len(col.user) + 1
+    key = np.unique(inv * span + (usr_ids + 1))
+    fam, uid = key // span, key % span - 1
+    pos = np.arange(len(key)) - np.searchsorted(fam, fam)
+    keep = pos < config.representatives
+    fam, uid = fam[keep], uid[keep]
+    sys_texts = col.system.texts(sys_ids[first][fam])
+    usr_texts = col.user.texts(uid)
+    bits = np.fromiter(
+        (cue_bits(f"{s or ''}\n{u or ''}", col.cues) for s, u in zip(sys_texts, usr_texts, strict=True)),
+        dtype=np.int64,
+        count=len(fam),
+    )
+    n_rep = np.bincount(fam, minlength=n_fam).astype(np.float64)
+    return {c: np.bincount(fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
+
+
 def _mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
     """splitmix64 of a pair of 64-bit ids: the id of the (system family, user family) combination."""
     with np.errstate(over="ignore"):
@@ -217,20 +246,15 @@ def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = D
     usr_fam = np.where(has_usr, usr_cl.family[np.where(has_usr, usr_ids, 0)] if len(col.user) else 0, blank_user)
     family = _mix(sys_fam.astype(np.int64).view(np.uint64), usr_fam.astype(np.int64).view(np.uint64))
 
-    bits = np.zeros(len(family), dtype=np.int64)
-    for ids, present, reg in ((sys_ids, has_sys, col.system), (usr_ids, has_usr, col.user)):
-        reg_bits = reg.bits()
-        if len(reg_bits):
-            bits |= np.where(present, reg_bits[np.where(present, ids, 0)], 0)
     fams, first, inv = np.unique(family, return_index=True, return_inverse=True)
     n_ex = np.bincount(inv).astype(np.float64)
-    cue_share = {c: np.bincount(inv, weights=(bits >> i) & 1) / n_ex for i, c in enumerate(CUES)}
+    cue_share = classify(inv, first, sys_ids, usr_ids, col, config)
     struct_bits = col.column("st")
     st_share = {s: np.bincount(inv, weights=(struct_bits >> i) & 1) / n_ex for i, s in enumerate(STRUCT)}
     scores = area_scores(cue_share, st_share)
     area = pick_area(scores, config.capability_min_score)
 
-    flags = {f: ((bits >> CUES.index(f)) & 1).astype(bool) | (cue_share[f][inv] >= config.flag_share) for f in FLAGS}
+    flags = {f: cue_share[f][inv] >= config.flag_share for f in FLAGS}
     capability = pa.DictionaryArray.from_arrays(pa.array(area[inv].astype(np.int32)), pa.array(AREAS))
     exchanges = pa.Table.from_arrays(
         [

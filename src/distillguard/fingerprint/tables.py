@@ -90,8 +90,8 @@ def _seen(inp: FamilyInputs) -> tuple[pa.Array, pa.Array]:
 
 
 def _examples(inp: FamilyInputs, config: FingerprintConfig) -> list[str]:
-    s_ex = inp.system.examples(inp.sys_ids[inp.first])
-    u_ex = inp.user.examples(inp.usr_ids[inp.first])
+    s_ex = inp.system.texts(inp.sys_ids[inp.first])
+    u_ex = inp.user.texts(inp.usr_ids[inp.first])
     out = []
     for s, u in zip(s_ex, u_ex, strict=True):
         text = f"[system] {s} [user] {u or ''}" if s else (u or "")
