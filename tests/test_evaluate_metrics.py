@@ -178,3 +178,9 @@ def test_cli_prints_tables_and_writes_json(tmp_path: Path) -> None:
     assert "campaigns" in run.output and "chat_user" in run.output and "warning" in run.output
     data = json.loads(out.read_text())
     assert data["accounts"]["tp"] == 2 and data["exchange_weighted_recall"] == pytest.approx(0.6)
+
+
+def test_simulate_output_folder_is_accepted_as_labels(tmp_path: Path) -> None:
+    _labels(tmp_path / "sim" / "labels")
+    rep = evaluate(tmp_path / "sim", _results(tmp_path / "res", RESULTS))
+    assert rep.accounts.tp == 2

@@ -88,3 +88,22 @@ def test_shared_corpora_layout_loads() -> None:
     corpus = load_corpus(SHARED_DATA)
     assert {"reasoning", "coding", "agentic", "chat", "grading"} <= set(corpus)
     assert len(corpus["reasoning"]) > 5000 and all(t.strip() for t in corpus["chat"][:100])
+
+
+def test_paraphrase_is_per_account_and_keeps_slots() -> None:
+    from distillguard.simulate.textgen import TextGen
+
+    tg = TextGen()
+    skel = "Explain step by step the reasoning behind the answer to {problem}. Write the final answer."
+    outs = {tg.paraphrase(skel, key) for key in range(12)}
+    assert len(outs) >= 6 and all("{problem}" in o for o in outs)
+    assert tg.paraphrase(skel, 3) == TextGen().paraphrase(skel, 3)
+
+
+def test_classroom_shares_a_day_a_campus_and_a_domain() -> None:
+    plan = make_plan(load_scenario("reported-2026"), 0.5, 5)
+    gi = [g.archetype for g in plan.scenario.groups].index("classroom")
+    cls = [a for a in plan.accounts if a.group == gi]
+    assert len({a.created_us // 86_400_000_000 for a in cls}) == 1
+    assert len({a.email_domain for a in cls}) == 1 and len({a.ips for a in cls}) == 1
+    assert {a.pathway for a in cls} == {"education"}

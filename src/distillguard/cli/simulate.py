@@ -59,6 +59,14 @@ def simulate(
     )
 
 
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def _spark(shares: tuple[float, ...]) -> str:
+    top = max(shares) or 1.0
+    return "".join(_BARS[min(7, int(x / top * 7.999))] for x in shares)
+
+
 def _mix(pairs: tuple[tuple[str, float], ...], top: int = 4) -> str:
     return ", ".join(f"{k} {v:.0%}" for k, v in pairs[:top])
 
@@ -69,7 +77,8 @@ def print_description(console: Console, d: Description) -> None:
         f"{d.exchanges:,} exchanges over {d.days:g} days"
     )
     t = Table(title="volume and time")
-    for c in ("group", "kind", "accounts", "exchanges", "per acct med/p90/max", "active days", "peak UTC h", "models"):
+    cols = ("group", "kind", "accounts", "exchanges", "per acct med/p90/max", "active days", "UTC 00-23h", "models")
+    for c in cols:
         t.add_column(c, overflow="fold")
     for g in d.groups:
         peak = max(range(24), key=lambda h: g.hourly_utc[h])
@@ -80,7 +89,7 @@ def print_description(console: Console, d: Description) -> None:
             f"{g.exchanges:,}",
             f"{g.per_account_median:g}/{g.per_account_p90:g}/{g.per_account_max:,}",
             f"{g.first_day:.1f}-{g.last_day:.1f}",
-            f"{peak:02d} ({g.hourly_utc[peak]:.0%})",
+            _spark(g.hourly_utc) + f" peak {peak:02d}h",
             _mix(g.models),
         )
     console.print(t)

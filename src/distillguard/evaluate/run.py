@@ -23,6 +23,8 @@ _RESULT_REQUIRED = {"account_id", "risk", "flagged"}
 
 def evaluate(labels_dir: str | Path, results_dir: str | Path) -> EvaluationReport:
     labels_dir, results_dir = Path(labels_dir), Path(results_dir)
+    if not (labels_dir / "accounts.parquet").exists() and (labels_dir / "labels" / "accounts.parquet").exists():
+        labels_dir = labels_dir / "labels"  # the simulate output folder itself was given
     la, lx, ra = (labels_dir / "accounts.parquet", labels_dir / "exchanges.parquet", results_dir / "accounts.parquet")
     for p in (la, lx, ra):
         if not p.is_file():
