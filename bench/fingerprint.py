@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 BATCH = 50_000
-WORDS = (
+_VOCAB = (
     "the a of to and in is it you that he was for on are with as his they be at one have this from or "
     "had by word but what some we can out other were all there when up use your how said an each she "
     "which do their time if will way about many then them write would like so these her long make thing "
@@ -35,7 +35,8 @@ WORDS = (
     "call first who may down side been now find any new work part take get place made live where after "
     "back little only round man year came show every good me give our under name very through just form "
     "sentence great think say help low line differ turn cause much mean before move right boy old too same"
-).split()
+)
+WORDS = _VOCAB.split()
 SYSTEMS = [
     "You are an expert data analyst. Deliver data-driven insights grounded in real data.",
     "You are a meticulous math tutor who explains every step.",
@@ -48,7 +49,7 @@ TEMPLATES = [
     "Act as an impartial judge and score the response from 1 to 10 using the rubric. Response {n}: {s}",
     "Write a Python function named {w}_{v} that handles {n} items and add unit tests. Context: {s}",
     "Analyze the sales table for region {n} and report the three main trends with numbers. {s}",
-    "Rewrite the following sensitive question so that it is neutral and safe to answer: \"{s}\"",
+    'Rewrite the following sensitive question so that it is neutral and safe to answer: "{s}"',
 ]
 
 

@@ -42,7 +42,7 @@ class FingerprintConfig:
     template_min_run: int = 6
     template_window: int = 16
     template_threshold: float = 0.5
-    template_veto: float = 0.2
+    template_veto: float = 0.5
     representatives: int = 3
     flag_share: float = 0.5
     capability_min_score: float = 0.5

@@ -82,15 +82,22 @@ def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) ->
     return comb[valid], out_offsets
 
 
-def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int) -> U32:
-    """MinHash signature per row of pre-hashed tokens; an empty row is all ``EMPTY_SLOT``."""
+def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: int = 4096) -> U32:
+    """MinHash signature per row of pre-hashed tokens; an empty row is all ``EMPTY_SLOT``.
+
+    rensa hands rows back as Python lists; going ``chunk`` rows at a time bounds that transient.
+    """
     n = len(offsets) - 1
-    if n == 0:
-        return np.zeros((0, num_perm), dtype=np.uint32)
-    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
-        np.ascontiguousarray(flat, dtype=np.uint64), offsets.astype(np.uint64), num_perm, seed
-    )
-    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(n, num_perm)
+    out = np.empty((n, num_perm), dtype=np.uint32)
+    flat64 = np.ascontiguousarray(flat, dtype=np.uint64)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        base = offsets[lo]
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+            flat64[base : offsets[hi]], (offsets[lo : hi + 1] - base).astype(np.uint64), num_perm, seed
+        )
+        out[lo:hi] = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(hi - lo, num_perm)
+    return out
 
 
 def _band_keys(sig: U32, bands: int, rows: int) -> U64:

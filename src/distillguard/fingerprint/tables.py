@@ -102,15 +102,17 @@ def _examples(inp: FamilyInputs, config: FingerprintConfig) -> list[str]:
 def _signatures(inp: FamilyInputs) -> pa.Array:
     """MinHash of the representative's user skeleton (its system skeleton when the user turn is blank)."""
     u_sig, s_sig = inp.user.signatures(), inp.system.signatures()
-    rows: list[list[int]] = []
-    for si, ui in zip(inp.sys_ids[inp.first].tolist(), inp.usr_ids[inp.first].tolist(), strict=True):
-        if ui >= 0:
-            rows.append(u_sig[ui].tolist())
-        elif si >= 0:
-            rows.append(s_sig[si].tolist())
-        else:
-            rows.append([])
-    return pa.array(rows, type=pa.list_(pa.uint32()))
+    num_perm = max(u_sig.shape[1], s_sig.shape[1])
+    rows = np.zeros((len(inp.first), num_perm), dtype=np.uint32)
+    si, ui = inp.sys_ids[inp.first], inp.usr_ids[inp.first]
+    has_u, has_s = ui >= 0, (ui < 0) & (si >= 0)
+    rows[has_u] = u_sig[ui[has_u]]
+    rows[has_s] = s_sig[si[has_s]]
+    lengths = np.where(has_u | has_s, num_perm, 0)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    values = rows[has_u | has_s].ravel()
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint32()))
 
 
 def family_table(inp: FamilyInputs, config: FingerprintConfig) -> pa.Table:
