@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="parser processes (0: parse in the main process)")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
-    print("| lines | workers | seconds | lines/s | peak RSS MiB (main) | peak RSS MiB (one worker) | stored | quarantined |")
+    print("| lines | workers | seconds | lines/s | peak RSS MiB main | peak RSS MiB worker | stored | quarantined |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.lines or [100_000, 1_000_000, 4_000_000]:
         path = WORK / f"log_{n}.jsonl"

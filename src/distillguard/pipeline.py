@@ -76,7 +76,7 @@ class IngestSummary:
         return self._total("quarantined")
 
 
-INGEST_MEMORY_LIMIT = "512MB"
+INGEST_MEMORY_LIMIT = "256MB"
 """DuckDB's buffer pool during ingest: without a cap it caches written blocks up to 80% of RAM."""
 
 IngestOptions = ReadOptions

@@ -11,6 +11,8 @@ from __future__ import annotations
 import glob
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -42,7 +44,7 @@ class ReadOptions:
     """How to read: record size limit, batch size, and what to keep (``NormalizeOptions``)."""
 
     max_line_bytes: int = 8 * 1024 * 1024
-    batch_rows: int = 50_000
+    batch_rows: int = 20_000
     workers: int = 2
     """Parser processes for JSON Lines files larger than ``PARALLEL_MIN_BYTES`` (0: parse in-process)."""
     normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
@@ -118,8 +120,22 @@ def parser_pool(files: list[Path], opts: ReadOptions) -> Iterator[Executor | Non
     if opts.workers <= 0 or not big:
         yield None
         return
-    with ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        opts.workers, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield pool
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the ingest process dies (SIGKILL leaves spawned workers orphaned)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def fingerprint(path: Path) -> str:
