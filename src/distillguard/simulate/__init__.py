@@ -10,7 +10,8 @@ Public API::
 
     load_scenario(name_or_path) -> Scenario
     make_plan(scenario, scale, seed) -> Plan
-    simulate(scenario, out_dir, scale=1.0, seed=0, prompts=None, workers=None) -> SimulationSummary
+    simulate(scenario, out_dir, scale=1.0, seed=0, prompts=None, workers=None, shard_rows=20_000)
+        -> SimulationSummary
     describe(plan) -> Description
 """
 
@@ -22,7 +23,7 @@ from distillguard.simulate.corpus import load_corpus
 from distillguard.simulate.describe import Description, describe
 from distillguard.simulate.plan import Plan, make_plan
 from distillguard.simulate.scenario import BUILTIN, Scenario, load_scenario, parse_scenario
-from distillguard.simulate.writer import SimulationSummary, write_simulation
+from distillguard.simulate.writer import SHARD_ROWS, SimulationSummary, write_simulation
 
 __all__ = [
     "BUILTIN",
@@ -47,10 +48,11 @@ def simulate(
     prompts: str | Path | None = None,
     workers: int | None = None,
     progress: object = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> SimulationSummary:
     """Generate ``scenario`` at ``scale`` into ``out_dir``; see ``writer`` for the layout."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     corpus = load_corpus(Path(prompts)) if prompts is not None else None
     plan = make_plan(sc, scale, seed)
     cb = progress if callable(progress) else None
-    return write_simulation(plan, Path(out_dir), corpus=corpus, workers=workers, progress=cb)
+    return write_simulation(plan, Path(out_dir), corpus=corpus, workers=workers, shard_rows=shard_rows, progress=cb)

@@ -19,6 +19,7 @@ from distillguard.simulate.scenario import Group, Scenario
 US = 1_000_000
 DAY = 86_400 * US
 HOUR = 3_600 * US
+RESELLER_POOL = 24  # egress addresses of a reseller / proxy network, whichever group names it
 
 
 def subseed(*parts: object) -> int:
@@ -181,7 +182,7 @@ def _group_accounts(sc: Scenario, gi: int, g: Group, seed: int, start: int, base
 
 def _group_pool(r: Random, g: Group, seed: int) -> list[tuple[str, int]]:
     if g.network == "reseller":  # same reseller name, same egress addresses, whichever group uses it
-        return pop.subnet_pool(Random(subseed(seed, "reseller", g.reseller)), "datacenter", g.ip_pool or 6)
+        return pop.subnet_pool(Random(subseed(seed, "reseller", g.reseller)), "datacenter", RESELLER_POOL)
     if g.network == "campus":
         return pop.subnet_pool(r, "campus", g.ip_pool or 4)
     if g.network == "datacenter" and g.ip_pool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from random import Random
 from typing import Any, NamedTuple
 
@@ -289,6 +290,23 @@ def _tool_input(tool: str, r: Random, text: TextGen) -> dict[str, Any]:
     return {"arg": text.fill("{topic}", r)}
 
 
+@lru_cache(maxsize=64)
+def _anthropic_tools(tools: tuple[str, ...]) -> list[dict[str, Any]]:
+    # shared (never mutated) tool definitions: building them per request was measurable
+    return [{"name": t, "description": _TOOL_DESC.format(name=t), "input_schema": {"type": "object"}} for t in tools]
+
+
+@lru_cache(maxsize=64)
+def _openai_tools(tools: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": t, "description": _TOOL_DESC.format(name=t), "parameters": {"type": "object"}},
+        }
+        for t in tools
+    ]
+
+
 def _anthropic_req(x: _Args) -> dict[str, Any]:
     msgs: list[dict[str, Any]] = []
     for j, (u, asst) in enumerate(x.hist):
@@ -385,13 +403,7 @@ def _openai_req(x: _Args) -> dict[str, Any]:
                 msgs.append({"role": "assistant", "content": asst})
     body: dict[str, Any] = {"model": x.model, "messages": msgs, "max_completion_tokens": x.max_tokens}
     if x.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {"name": t, "description": _TOOL_DESC.format(name=t), "parameters": {"type": "object"}},
-            }
-            for t in x.tools
-        ]
+        body["tools"] = _openai_tools(x.tools)
     if x.think:
         body["reasoning_effort"] = "high" if x.budget >= 16000 else "medium" if x.budget >= 4000 else "low"
     elif x.temperature is not None:
@@ -433,7 +445,12 @@ def _openai_resp(x: _Resp) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)
+def _minute(m: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(m * 60))
+
+
 def _ts(us: int, ms: bool = True) -> str:
     s, rem = divmod(us, US)
-    head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
-    return f"{head}.{rem // 1000:03d}Z" if ms else head + "Z"
+    m, sec = divmod(s, 60)
+    return f"{_minute(m)}{sec:02d}.{rem // 1000:03d}Z" if ms else f"{_minute(m)}{sec:02d}Z"

@@ -40,7 +40,7 @@ from distillguard.simulate.textgen import TextGen
 
 log = logging.getLogger(__name__)
 
-SHARD_ROWS = 50_000
+SHARD_ROWS = 20_000
 ZSTD_LEVEL = 3
 
 LABEL_ACCOUNTS = pa.schema(
