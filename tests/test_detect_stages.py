@@ -45,8 +45,11 @@ def test_linking_puts_the_hydra_in_one_cluster_without_its_neighbours(con: duckd
 def test_scoring_flags_the_hydra_with_evidence_and_clears_the_rest(con: duckdb.DuckDBPyConnection) -> None:
     feats = account_features(con)
     link = link_accounts(con, feats["account_id"])
-    s = score(con, feats, link.clusters, model_releases(con), default_rules())
+    s = score(con, feats, link.clusters, model_releases(con), default_rules(), link.incidence)
     rows = {r["account_id"]: r for r in s.accounts.to_pylist()}
+    hydra_cluster = next(c for c in s.clusters.to_pylist() if c["cluster_id"] == rows["hyd00"]["cluster_id"])
+    assert hydra_cluster["identity_linked_share"] == 1.0  # payment and networks tie every member
+    assert any(e.startswith("cluster tied by") and "payment" in e for e in rows["hyd00"]["evidence"])
     flagged = {a for a, r in rows.items() if r["flagged"]}
     assert flagged == HYDRA
     for a in HYDRA:
@@ -68,9 +71,10 @@ def test_replay_dates_each_flag_after_the_traffic_that_condemns_it(con: duckdb.D
     link = link_accounts(con, feats["account_id"])
     rules = default_rules()
     s = score(con, feats, link.clusters, model_releases(con), rules)
-    first = {r["account_id"]: r["first_flagged_at"] for r in first_flagged(
-        con, s.accounts, s.clusters, rules, step=timedelta(hours=1)
-    ).to_pylist()}
+    first = {
+        r["account_id"]: r["first_flagged_at"]
+        for r in first_flagged(con, s.accounts, s.clusters, rules, step=timedelta(hours=1)).to_pylist()
+    }
     for a in HYDRA:
         at = first[a]
         assert at is not None

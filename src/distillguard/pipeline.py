@@ -240,7 +240,7 @@ def analyze(
         store.write_table("link_incidence", link.incidence)
         lap("linking")
         say("scoring")
-        scores = score(con, feats, link.clusters, releases, rules)
+        scores = score(con, feats, link.clusters, releases, rules, link.incidence)
         lap("scoring")
         if options.replay_every is not None:
             say("replay")

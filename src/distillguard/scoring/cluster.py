@@ -48,6 +48,16 @@ CLUSTER_DOC: dict[str, str] = {
     "n_end_users": "distinct declared end users",
 }
 
+LINK_DOC: dict[str, str] = {
+    "identity_linked_share": "share of accounts tied to another member by payment, client fingerprint, "
+    "rare user agent, network or creation burst",
+    "content_linked_share": "share of accounts tied to another member by a template family or system prompt",
+    "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
+}
+
+IDENTITY_KINDS = ("payment", "client", "user_agent", "net", "created", "email_domain", "asn", "params")
+CONTENT_KINDS = ("family", "system")
+
 _CLUSTER_SQL = """
 WITH a AS (SELECT * FROM acc),
 x AS (
@@ -186,6 +196,48 @@ def affinity(
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("acc")
+
+
+def link_summary(incidence: pa.Table, clusters: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``).
+
+    A key ties two members when both carry it; what ties a cluster together says how sure the link is:
+    a payment method or a private network is an identity, a shared template alone may be a public one.
+    """
+    con.register("inc", incidence.select(["account_id", "kind", "key"]))
+    con.register("cl", clusters.select(["account_id", "cluster_id"]))
+    ident = ", ".join(f"'{k}'" for k in IDENTITY_KINDS)
+    content = ", ".join(f"'{k}'" for k in CONTENT_KINDS)
+    try:
+        sql = f"""
+          WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
+          shared AS (
+            SELECT cluster_id, kind, key FROM x GROUP BY ALL HAVING count(DISTINCT account_id) >= 2
+          ),
+          tied AS (SELECT x.cluster_id, x.account_id, x.kind FROM x JOIN shared USING (cluster_id, kind, key)),
+          size AS (SELECT cluster_id, count(*) AS n FROM cl GROUP BY cluster_id),
+          per_kind AS (
+            SELECT cluster_id, kind, count(DISTINCT account_id) AS a FROM tied GROUP BY ALL
+          ),
+          kinds AS (
+            SELECT cluster_id, list(struct_pack(kind := kind, accounts := a) ORDER BY a DESC, kind) AS link_kinds
+            FROM per_kind GROUP BY cluster_id
+          ),
+          shares AS (
+            SELECT cluster_id,
+                   count(DISTINCT CASE WHEN kind IN ({ident}) THEN account_id END) AS ni,
+                   count(DISTINCT CASE WHEN kind IN ({content}) THEN account_id END) AS nc
+            FROM tied GROUP BY cluster_id
+          )
+          SELECT size.cluster_id, coalesce(ni, 0) / size.n AS identity_linked_share,
+                 coalesce(nc, 0) / size.n AS content_linked_share, kinds.link_kinds
+          FROM size LEFT JOIN shares USING (cluster_id) LEFT JOIN kinds USING (cluster_id)
+          ORDER BY size.cluster_id
+        """
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("inc")
+        con.unregister("cl")
 
 
 def synchrony(

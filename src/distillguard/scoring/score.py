@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.features.account import FEATURE_DOC, HIGH_VALUE
-from distillguard.scoring.cluster import CLUSTER_DOC, affinity, cluster_features, synchrony
+from distillguard.scoring.cluster import CLUSTER_DOC, LINK_DOC, affinity, cluster_features, link_summary, synchrony
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
 
 ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size")
-CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony")
+CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
 
 
 def default_rules_path() -> Path:
@@ -45,6 +45,7 @@ def score(
     clusters: pa.Table,
     releases: pa.Table,
     rules: RuleSet,
+    incidence: pa.Table | None = None,
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
@@ -73,6 +74,14 @@ def score(
     finally:
         con.unregister("releases")
     cl = _join(cl, synchrony(con, acc, exchanges=exchanges), "cluster_id")
+    if incidence is not None:
+        links = link_summary(incidence, clusters, con)
+        kinds = dict(zip(links["cluster_id"].to_pylist(), links["link_kinds"].to_pylist(), strict=True))
+        cl = _join(cl, links.drop_columns(["link_kinds"]), "cluster_id")
+        cl = cl.append_column(
+            "link_kinds",
+            pa.array([kinds.get(c) for c in cl["cluster_id"].to_pylist()], links.schema.field("link_kinds").type),
+        )
 
     center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
     a_points, a_evidence = apply_rules(acc, rules.account)
@@ -93,6 +102,7 @@ def score(
     risk = np.maximum(a_risk, inherited)
     flagged = risk >= float(rules.setting("flag_threshold"))
 
+    link_kinds = cl["link_kinds"].to_pylist() if "link_kinds" in cl.column_names else None
     evidence: list[list[str]] = []
     for i in range(acc.num_rows):
         ev = list(a_evidence[i])
@@ -102,6 +112,9 @@ def score(
                 f"member of linked cluster {acc_cluster[i]} ({int(size_v[i])} accounts, cluster risk "
                 f"{c_risk[j]:.2f}), {aff_v[i]:.0%} of its traffic in the cluster's shared template families"
             )
+            ties = link_kinds[j] if link_kinds is not None else None
+            if ties:
+                ev.append("cluster tied by " + ", ".join(f"{t['kind']} ({t['accounts']} accounts)" for t in ties))
             ev.extend(f"cluster: {e}" for e in c_evidence[j])
         evidence.append(ev)
 
