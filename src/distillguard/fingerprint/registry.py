@@ -82,20 +82,20 @@ class Registry:
             self._pending.append(skeleton)
         return sid
 
-    def _flush(self) -> None:
-        """Sketch the skeletons first seen in this batch, all at once."""
+    def _flush(self, chunk: int = 8192) -> None:
+        """Sketch the skeletons first seen in this batch, ``chunk`` at a time (bounded temporaries)."""
         pending, self._pending = self._pending, []
-        if not pending:
-            return
         cfg = self.config
-        tok, tok_off = sketch.token_hashes(pending)
-        flat, off = sketch.shingle_hashes(tok, tok_off, cfg.shingle_size)
-        self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
-        self._texts.append(pa.array([_capped(s, cfg.cue_cap) for s in pending], type=pa.string()))
-        if cfg.template_view:
-            wflat, woff = sketch.shingle_hashes(tok, tok_off, cfg.template_shingle_size, cfg.template_window)
-            self._win.append(wflat.astype(np.uint32))  # low 32 bits: half the memory, rare collisions
-            self._win_len.append(np.diff(woff))
+        for lo in range(0, len(pending), chunk):
+            part = pending[lo : lo + chunk]
+            tok, tok_off = sketch.token_hashes(part)
+            flat, off = sketch.shingle_hashes(tok, tok_off, cfg.shingle_size)
+            self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
+            self._texts.append(pa.array([_capped(s, cfg.cue_cap) for s in part], type=pa.string()))
+            if cfg.template_view:
+                wflat, woff = sketch.shingle_hashes(tok, tok_off, cfg.template_shingle_size, cfg.template_window)
+                self._win.append(wflat.astype(np.uint32))  # low 32 bits: half the memory, rare collisions
+                self._win_len.append(np.diff(woff))
 
     # ---- read-out at the end of the stream -------------------------------------------------------
 

@@ -8,6 +8,8 @@ estimated Jaccard similarity reaches the threshold; connected components of the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -111,38 +113,51 @@ def _band_keys(sig: U32, bands: int, rows: int) -> U64:
     return keys
 
 
-def candidate_edges(sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: int) -> I64:
-    """Pairs (i, j) of active rows that share a bucket in some band: neighbours after sorting by key."""
+def _compress(n: int, edges: I64) -> I64:
+    """The same connectivity with at most n - 1 edges: every node to its component's smallest node."""
+    labels = components(n, edges)
+    root = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(root, labels, np.arange(n))
+    nodes = np.flatnonzero(root[labels] != np.arange(n))
+    return np.stack([nodes, root[labels[nodes]]], axis=1)
+
+
+Accept = Callable[[I64, I64], npt.NDArray[np.bool_]]
+
+
+def verified_edges(
+    sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float, accept: Accept | None = None
+) -> I64:
+    """Edges between active rows whose estimated Jaccard similarity (share of equal slots) reaches
+    ``threshold``, found among rows sharing an LSH bucket (neighbours after sorting by band key), and
+    that ``accept`` (if given) lets through.
+
+    Template traffic puts thousands of rows in one bucket in every band; the edge list is compressed to
+    one edge per node whenever it outgrows the node count, so memory stays linear in unique skeletons.
+    """
     idx = np.flatnonzero(active)
+    n = len(sig)
     if len(idx) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     keys = _band_keys(sig[idx], bands, rows)
-    out: list[I64] = []
+    kept: list[I64] = []
+    size = 0
     for b in range(bands):
         order = np.argsort(keys[:, b], kind="stable")
         k = keys[order, b]
         same = np.flatnonzero(k[1:] == k[:-1])
-        if len(same):
-            out.append(np.stack([idx[order[same]], idx[order[same + 1]]], axis=1))
-    if not out:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    n = np.int64(len(sig))
-    code = np.unique(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
-    return np.stack([code // n, code % n], axis=1)
-
-
-def verified_edges(sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float) -> I64:
-    """Candidate pairs whose estimated Jaccard similarity (share of equal slots) reaches ``threshold``."""
-    cand = candidate_edges(sig, active, bands, rows)
-    if len(cand) == 0:
-        return cand
-    keep = np.zeros(len(cand), dtype=bool)
-    step = 1 << 16  # bounded temporaries on huge candidate lists
-    for s in range(0, len(cand), step):
-        c = cand[s : s + step]
-        keep[s : s + step] = (sig[c[:, 0]] == sig[c[:, 1]]).mean(axis=1) >= threshold
-    return cand[keep]
+        for s in range(0, len(same), 1 << 16):  # bounded temporaries
+            part = same[s : s + (1 << 16)]
+            left, right = idx[order[part]], idx[order[part + 1]]
+            ok = (sig[left] == sig[right]).mean(axis=1) >= threshold
+            if accept is not None:
+                ok &= accept(left, right)
+            if ok.any():
+                kept.append(np.stack([left[ok], right[ok]], axis=1))
+                size += int(ok.sum())
+        if size > 2 * len(idx):
+            kept, size = [_compress(n, np.concatenate(kept))], len(idx)
+    return np.concatenate(kept) if kept else np.zeros((0, 2), dtype=np.int64)
 
 
 def components(n: int, edges: I64) -> I64:

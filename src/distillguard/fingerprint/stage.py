@@ -161,23 +161,28 @@ def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Cl
     sig = reg.signatures()
     n = len(sig)
     active = ~(sig == sketch.EMPTY_SLOT).all(axis=1)
-    edges = [sketch.verified_edges(sig, active, config.bands, config.rows, config.threshold)]
+    edges: list[I64] = []
     wrapper = np.zeros(0, dtype=np.int64)
+    accept: sketch.Accept | None = None
     if template_view and n > 1:
         flat, off = reg.window()
         kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
         tsig = sketch.signatures(kflat, koff, config.num_perm, config.seed)
         t_active = np.diff(koff) >= config.template_min_run
         t_edges = sketch.verified_edges(tsig, t_active, config.bands, config.rows, config.template_threshold)
-        # Veto: two texts alike overall whose templates differ (or only one of which has a template)
-        # are one shared question inside two instructions, or bare; joining them would chain unrelated
-        # templates (and everyone who sent that question) together.
-        e = edges[0]
-        a_t, b_t = t_active[e[:, 0]], t_active[e[:, 1]]
-        t_sim = (tsig[e[:, 0]] == tsig[e[:, 1]]).mean(axis=1) if len(e) else np.zeros(0)
-        edges[0] = e[~(a_t | b_t) | (a_t & b_t & (t_sim >= config.template_veto))]
         edges.append(t_edges)
         wrapper = t_edges[:, 0]
+
+        def accept(a: I64, b: I64) -> npt.NDArray[np.bool_]:
+            # Veto: two texts alike overall whose templates differ (or only one of which has a
+            # template) are one shared question inside two instructions, or bare; joining them would
+            # chain unrelated templates (and everyone who sent that question) together.
+            a_t, b_t = t_active[a], t_active[b]
+            agree = (tsig[a] == tsig[b]).mean(axis=1) >= config.template_veto
+            out: npt.NDArray[np.bool_] = ~(a_t | b_t) | (a_t & b_t & agree)
+            return out
+
+    edges.append(sketch.verified_edges(sig, active, config.bands, config.rows, config.threshold, accept))
     labels = sketch.components(n, np.concatenate(edges))
     hashes = reg.hashes()
     comp_min = np.full(labels.max() + 1 if n else 0, np.iinfo(np.uint64).max, dtype=np.uint64)
