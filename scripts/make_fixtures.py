@@ -436,9 +436,10 @@ def _old_content(ex: dict[str, Any], attrs: dict[str, Any]) -> None:
         content = m.get("content")
         attrs[f"gen_ai.prompt.{i}.role"] = m["role"] if m["role"] != "developer" else "system"
         attrs[f"gen_ai.prompt.{i}.content"] = content if isinstance(content, str) else json.dumps(content or [])
-        calls = [b["name"] for b in content or [] if isinstance(b, dict) and b.get("type") == "tool_use"]
-        calls += [c["function"]["name"] for c in m.get("tool_calls") or []]
-        for j, name in enumerate(calls):
+        calls = [(b["id"], b["name"]) for b in content or [] if isinstance(b, dict) and b.get("type") == "tool_use"]
+        calls += [(c["id"], c["function"]["name"]) for c in m.get("tool_calls") or []]
+        for j, (call_id, name) in enumerate(calls):
+            attrs[f"gen_ai.prompt.{i}.tool_calls.{j}.id"] = call_id
             attrs[f"gen_ai.prompt.{i}.tool_calls.{j}.name"] = name
         i += 1
     for t, tool in enumerate(req.get("tools") or []):
@@ -448,8 +449,9 @@ def _old_content(ex: dict[str, Any], attrs: dict[str, Any]) -> None:
         attrs[f"gen_ai.completion.{k}.role"] = "assistant"
         attrs[f"gen_ai.completion.{k}.content"] = "\n".join(p["content"] for p in out["parts"] if p["type"] == "text")
         attrs[f"gen_ai.completion.{k}.finish_reason"] = out["finish_reason"]
-        calls = [p["name"] for p in out["parts"] if p["type"] == "tool_call"]
-        for j, name in enumerate(calls):
+        calls = [(p["id"], p["name"]) for p in out["parts"] if p["type"] == "tool_call"]
+        for j, (call_id, name) in enumerate(calls):
+            attrs[f"gen_ai.completion.{k}.tool_calls.{j}.id"] = call_id
             attrs[f"gen_ai.completion.{k}.tool_calls.{j}.name"] = name
         reasoning = [p["content"] for p in out["parts"] if p["type"] == "reasoning"]
         if reasoning:

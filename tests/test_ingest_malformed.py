@@ -62,15 +62,16 @@ def test_accounting_identity_holds_on_the_demo_sample(tmp_path: Path) -> None:
     assert summary.quarantined > 0 and summary.stored > 300
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400"}  # rich wraps at the terminal width; keep the message on one line
+def _cli(*args: str, columns: int = 400) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns)}  # the summary table is laid out for this width
     return subprocess.run(
         [sys.executable, "-m", "distillguard", "ingest", *args], capture_output=True, text=True, timeout=120, env=env
     )
 
 
 def test_cli_missing_path_is_one_line_error(tmp_path: Path) -> None:
-    result = _cli(str(tmp_path / "nope.jsonl"), "--store", str(tmp_path / "s.duckdb"))
+    # a narrow terminal: the error still comes out on one line (soft wrap), whole
+    result = _cli(str(tmp_path / "nope.jsonl"), "--store", str(tmp_path / "s.duckdb"), columns=40)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

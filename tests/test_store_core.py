@@ -54,7 +54,7 @@ def test_newer_and_unmigratable_versions_are_refused(tmp_path: Path) -> None:
     _set_version(path, SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="newer distillguard"):
         Store.open(path)
-    _set_version(path, SCHEMA_VERSION - 1)
+    _set_version(path, 0)  # no migration from 0 is registered
     with pytest.raises(StoreError, match="cannot be upgraded"):
         Store.open(path)
 
@@ -86,3 +86,32 @@ def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
     not_db.write_text("hello")
     with pytest.raises(StoreError):
         Store.open(not_db)
+
+
+def _downgrade_to_v1(path: Path) -> None:
+    """Rewrite a current store into the exact schema-1 layout: no digest columns, version 1."""
+    v1 = [c for c in EXCHANGE_COLUMNS if c not in ("context_digest", "reply_digest")]
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP VIEW exchanges")
+        con.execute("ALTER TABLE exchange_rows DROP COLUMN context_digest")
+        con.execute("ALTER TABLE exchange_rows DROP COLUMN reply_digest")
+        con.execute(f"CREATE VIEW exchanges AS SELECT {', '.join(v1)} FROM exchange_rows")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_v1_store_migrates_to_digest_columns_and_keeps_ingesting(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    ingest_paths([FIXTURES / "exchanges.jsonl"], path)
+    _downgrade_to_v1(path)
+    with pytest.raises(StoreError, match="read-only"):
+        Store.open(path, read_only=True)
+    with Store.open(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.exchanges_relation().columns == EXCHANGE_COLUMNS
+        old = s.exchanges_relation(["context_digest", "reply_digest"]).fetchall()
+        assert len(old) == 5 and set(old) == {(None, None)}  # rows from before the migration: unknown
+    summary = ingest_paths([FIXTURES / "otel_new.json"], path)  # new rows go in by column name
+    assert summary.stored == 5
+    with Store.open(path, read_only=True) as s:
+        rows = s.exchanges_relation(["reply_digest"]).filter("reply_digest IS NOT NULL").fetchall()
+        assert len(rows) == 4

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a stored table changes shape; the store refuses or migrates older files."""
 
 TEXT_CAP = 4000
@@ -66,6 +66,13 @@ EXCHANGE_FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("thinking_chars", pa.int32(), "characters of returned thinking / reasoning"),
     ("thinking_redacted", pa.bool_(), "the response carried redacted thinking"),
     ("response_chars", pa.int32(), "characters of response text"),
+    (
+        "context_digest",
+        pa.int64(),
+        "xxh3-64 (signed) of the last assistant message in the request history: its tool-call ids, else its "
+        "text; null without one (docs/ingest.md)",
+    ),
+    ("reply_digest", pa.int64(), "the same digest of the assistant message in the response; null without one"),
     ("max_tokens", pa.int32(), "max_tokens / max_completion_tokens requested"),
     ("temperature", pa.float64(), "sampling temperature requested"),
     ("input_tokens", pa.int64(), "prompt tokens INCLUDING cached ones (OpenAI style; Anthropic's are summed)"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import xxhash
+
 from distillguard.errors import RecordError
 
 ANTHROPIC_STOP = frozenset(
@@ -36,6 +38,7 @@ class BodyInfo:
 
     __slots__ = (
         "cached_input_tokens",
+        "context_digest",
         "end_user_id",
         "first_user_text",
         "input_tokens",
@@ -51,6 +54,7 @@ class BodyInfo:
         "output_tokens",
         "reasoning_effort",
         "reasoning_tokens",
+        "reply_digest",
         "response_chars",
         "stop_reason",
         "system_text",
@@ -85,6 +89,8 @@ class BodyInfo:
         self.thinking_chars = 0
         self.thinking_redacted = False
         self.response_chars = 0
+        self.context_digest: int | None = None
+        self.reply_digest: int | None = None
         self.max_tokens: int | None = None
         self.temperature: float | None = None
         self.input_tokens: int | None = None
@@ -103,6 +109,26 @@ class BodyInfo:
     def tool_used(self, name: Any) -> None:
         if isinstance(name, str) and name not in self.tools_used:
             self.tools_used.append(name)
+
+
+_TOOL_USE = frozenset({"tool_use", "server_tool_use"})
+
+
+def _digest(text: str) -> int:
+    """xxh3-64 of the UTF-8 text, reinterpreted as a signed 64-bit integer (the column is int64)."""
+    value = xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def text_digest(text: str) -> int | None:
+    """Digest of an assistant message's text, stripped; null when there is no text."""
+    text = text.strip()
+    return _digest(text) if text else None
+
+
+def calls_digest(ids: list[str]) -> int | None:
+    """Digest of an assistant message's tool-call ids joined by newlines (null when no id was recorded)."""
+    return _digest("\n".join(ids)) if any(ids) else None
 
 
 def mismatch(detail: str) -> RecordError:
@@ -178,6 +204,14 @@ def _anthropic_text(blocks: list[dict[str, Any]]) -> str:
     return texts[0] if len(texts) == 1 else "\n".join(texts)
 
 
+def anthropic_digest(blocks: list[dict[str, Any]]) -> int | None:
+    """Continuity digest of an assistant message: its tool-use ids, else its text (thinking excluded)."""
+    ids = [b.get("id") for b in blocks if b["type"] in _TOOL_USE]
+    if ids:
+        return calls_digest([i if isinstance(i, str) else "" for i in ids])
+    return text_digest(_anthropic_text(blocks))
+
+
 def _anthropic_request(request: dict[str, Any], info: BodyInfo) -> None:
     system = request.get("system")
     if isinstance(system, str):
@@ -188,14 +222,16 @@ def _anthropic_request(request: dict[str, Any], info: BodyInfo) -> None:
         raise mismatch("request.system is neither text nor blocks")
     messages = _messages(request)
     info.n_messages = len(messages)
+    last_assistant: list[dict[str, Any]] | None = None
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict) or msg.get("role") not in _ANTHROPIC_ROLES:
             raise mismatch(f"request.messages[{i}] has no Anthropic role (user/assistant)")
         blocks = _anthropic_blocks(msg.get("content"), f"request.messages[{i}]")
         if msg["role"] == "assistant":
             info.n_assistant_turns += 1
+            last_assistant = blocks
             for b in blocks:
-                if b["type"] in ("tool_use", "server_tool_use"):
+                if b["type"] in _TOOL_USE:
                     info.tool_used(b.get("name"))
             continue
         for b in blocks:
@@ -210,6 +246,8 @@ def _anthropic_request(request: dict[str, Any], info: BodyInfo) -> None:
         text = _anthropic_text(blocks)
         if text:
             info.user_text(text)
+    if last_assistant is not None:
+        info.context_digest = anthropic_digest(last_assistant)
     _tool_names(request.get("tools"), info)
     thinking = request.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
@@ -225,7 +263,9 @@ def _anthropic_response(response: dict[str, Any], info: BodyInfo) -> None:
         return
     if "choices" in response and "content" not in response:
         raise mismatch("response has OpenAI 'choices', not Anthropic 'content'")
-    for b in _anthropic_blocks(response.get("content"), "response"):
+    blocks = _anthropic_blocks(response.get("content"), "response")
+    info.reply_digest = anthropic_digest(blocks)
+    for b in blocks:
         kind = b["type"]
         if kind == "text":
             text = b.get("text")
@@ -236,7 +276,7 @@ def _anthropic_response(response: dict[str, Any], info: BodyInfo) -> None:
             info.thinking_chars += len(thought) if isinstance(thought, str) else 0
         elif kind == "redacted_thinking":
             info.thinking_redacted = True
-        elif kind in ("tool_use", "server_tool_use"):
+        elif kind in _TOOL_USE:
             info.n_tool_calls += 1
             info.tool_used(b.get("name"))
     stop = response.get("stop_reason")
@@ -306,6 +346,22 @@ def _openai_calls(message: dict[str, Any], info: BodyInfo) -> int:
     return count
 
 
+def openai_digest(message: dict[str, Any], text: str) -> int | None:
+    """Continuity digest of an assistant message (``text`` = its content text): tool-call ids, else text.
+
+    A legacy ``function_call`` has no id: its name + arguments stand in for one.
+    """
+    calls = message.get("tool_calls")
+    ids = [c.get("id") if isinstance(c, dict) else None for c in calls] if isinstance(calls, list) else []
+    legacy = message.get("function_call")
+    if isinstance(legacy, dict):
+        name, args = legacy.get("name"), legacy.get("arguments")
+        ids.append((name if isinstance(name, str) else "") + (args if isinstance(args, str) else ""))
+    if ids:
+        return calls_digest([i if isinstance(i, str) else "" for i in ids])
+    return text_digest(text)
+
+
 def _openai_request(request: dict[str, Any], info: BodyInfo) -> None:
     messages = _messages(request)
     info.n_messages = len(messages)
@@ -324,7 +380,7 @@ def _openai_request(request: dict[str, Any], info: BodyInfo) -> None:
                 info.user_text(text)
         elif role == "assistant":
             info.n_assistant_turns += 1
-            _openai_text(msg.get("content"), where, None)
+            info.context_digest = openai_digest(msg, _openai_text(msg.get("content"), where, None))
             _openai_calls(msg, info)
         else:
             info.n_tool_results += 1
@@ -350,7 +406,10 @@ def _openai_response(response: dict[str, Any], info: BodyInfo) -> None:
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
             raise mismatch(f"response.choices[{i}] has no message")
-        info.response_chars += len(_openai_text(message.get("content"), f"response.choices[{i}]", None))
+        text = _openai_text(message.get("content"), f"response.choices[{i}]", None)
+        info.response_chars += len(text)
+        if i == 0:
+            info.reply_digest = openai_digest(message, text)
         info.n_tool_calls += _openai_calls(message, info)
         thought = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(thought, str) and thought:

@@ -137,7 +137,8 @@ def build_row(
         last_chars, info.n_messages, info.n_user_turns, info.n_assistant_turns, info.tools_offered,
         info.tools_used, info.n_tool_calls, info.n_tool_results, info.n_images, info.thinking_requested,
         info.thinking_budget, info.reasoning_effort, info.thinking_returned, info.thinking_chars,
-        info.thinking_redacted, info.response_chars, info.max_tokens, info.temperature, info.input_tokens,
+        info.thinking_redacted, info.response_chars, info.context_digest, info.reply_digest, info.max_tokens,
+        info.temperature, info.input_tokens,
         info.cached_input_tokens, info.output_tokens, info.reasoning_tokens, info.stop_reason,
         get("status"), get("latency_ms"), meta["source"], meta["source_line"], bodies[0], bodies[1],
     )  # fmt: skip

@@ -22,7 +22,15 @@ import orjson
 
 from distillguard.errors import RecordError
 from distillguard.ingest.batches import BatchBuilder
-from distillguard.ingest.bodies import ANTHROPIC_STOP, OPENAI_STOP, BodyInfo, opt_float, opt_int
+from distillguard.ingest.bodies import (
+    ANTHROPIC_STOP,
+    OPENAI_STOP,
+    BodyInfo,
+    calls_digest,
+    opt_float,
+    opt_int,
+    text_digest,
+)
 from distillguard.ingest.normalize import NormalizeOptions, build_row
 from distillguard.schema import EXCHANGE_COLUMNS
 from distillguard.text import network_of
@@ -44,6 +52,7 @@ _CONTENT_COLUMNS = tuple(
     )
 )  # fmt: skip
 _INDEXED = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(.+)$")
+_CALL_KEY = re.compile(r"^tool_calls\.(\d+)\.(.+)$")
 
 
 def is_otlp(obj: Any) -> bool:
@@ -250,6 +259,7 @@ def _content_new(attrs: dict[str, Any], info: BodyInfo) -> bool:
     if isinstance(system, list):
         info.system_text = _parts_text(system, None)
     system_parts: list[str] = []
+    last_assistant: Any = None
     for msg in inputs if isinstance(inputs, list) else []:
         if not isinstance(msg, dict):
             continue
@@ -264,15 +274,21 @@ def _content_new(attrs: dict[str, Any], info: BodyInfo) -> bool:
                 info.user_text(text)
         elif role == "assistant":
             info.n_assistant_turns += 1
+            last_assistant = parts
             _calls(parts, info)
         elif role == "tool":
             info.n_tool_results += max(1, _count(parts, "tool_call_response"))
     if system_parts and info.system_text is None:
         info.system_text = "\n".join(system_parts)
+    if last_assistant is not None:
+        info.context_digest = _parts_digest(last_assistant)
+    first_output = True
     for msg in outputs if isinstance(outputs, list) else []:
         if not isinstance(msg, dict):
             continue
         parts = msg.get("parts")
+        if first_output:
+            info.reply_digest, first_output = _parts_digest(parts), False
         info.response_chars += len(_parts_text(parts, None))
         info.n_tool_calls += _calls(parts, info)
         for part in parts if isinstance(parts, list) else []:
@@ -283,6 +299,15 @@ def _content_new(attrs: dict[str, Any], info: BodyInfo) -> bool:
         if info.stop_reason is None and isinstance(msg.get("finish_reason"), str):
             info.stop_reason = _stop(msg["finish_reason"])
     return True
+
+
+def _parts_digest(parts: Any) -> int | None:
+    """``bodies`` continuity digest of a semconv message: its ``tool_call`` part ids, else its text parts."""
+    items = parts if isinstance(parts, list) else []
+    calls = [p.get("id") for p in items if isinstance(p, dict) and p.get("type") == "tool_call"]
+    if calls:
+        return calls_digest([c if isinstance(c, str) else "" for c in calls])
+    return text_digest(_parts_text(parts, None))
 
 
 def _count(parts: Any, kind: str) -> int:
@@ -312,6 +337,7 @@ def _content_old(attrs: dict[str, Any], info: BodyInfo) -> bool:
     if not prompts and not completions:
         return False
     system: list[str] = []
+    last_assistant: dict[str, Any] | None = None
     for i in sorted(prompts):
         fields = prompts[i]
         role, text = fields.get("role"), _old_text(fields.get("content"), info)
@@ -323,13 +349,18 @@ def _content_old(attrs: dict[str, Any], info: BodyInfo) -> bool:
                 info.user_text(text)
         elif role == "assistant":
             info.n_assistant_turns += 1
+            last_assistant = fields
             _old_calls(fields, info)
         elif role == "tool":
             info.n_tool_results += 1
     if system:
         info.system_text = "\n".join(system)
+    if last_assistant is not None:
+        info.context_digest = _old_digest(last_assistant)
     for i in sorted(completions):
         fields = completions[i]
+        if i == min(completions):
+            info.reply_digest = _old_digest(fields)
         info.response_chars += len(_old_text(fields.get("content"), None))
         info.n_tool_calls += _old_calls(fields, info)
         reasoning = fields.get("reasoning") or fields.get("reasoning_content")
@@ -357,6 +388,29 @@ def _old_text(content: Any, info: BodyInfo | None) -> str:
                     info.n_tool_results += 1
         return "\n".join(texts)
     return content if isinstance(content, str) else ""
+
+
+def _old_digest(fields: dict[str, Any]) -> int | None:
+    """Continuity digest of an old-style message: ``tool_calls.{j}.id`` (or the ids of ``tool_use`` blocks in
+    JSON content), else its text; null when it made tool calls whose ids were not recorded."""
+    calls: dict[int, Any] = {}
+    for key, value in fields.items():
+        m = _CALL_KEY.match(key)
+        if m:
+            j = int(m.group(1))
+            calls[j] = value if m.group(2) == "id" else calls.get(j)
+    ids = [calls[j] for j in sorted(calls)]
+    content = fields.get("content")
+    if not any(isinstance(i, str) and i for i in ids) and isinstance(content, str) and content.startswith("["):
+        blocks = _json(content)
+        if isinstance(blocks, list):
+            used = [
+                b.get("id") for b in blocks if isinstance(b, dict) and b.get("type") in ("tool_use", "server_tool_use")
+            ]
+            ids = used or ids
+    if ids:
+        return calls_digest([i if isinstance(i, str) else "" for i in ids])
+    return text_digest(_old_text(content, None))
 
 
 def _old_calls(fields: dict[str, Any], info: BodyInfo) -> int:

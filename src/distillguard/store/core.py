@@ -22,7 +22,20 @@ from distillguard.schema import EXCHANGE_COLUMNS, EXCHANGES, QUARANTINE, SCHEMA_
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+
+def _exchanges_view(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ", ".join(f'"{c}"' for c in EXCHANGE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE VIEW exchanges AS SELECT {cols} FROM exchange_rows")
+
+
+def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 adds ``context_digest`` and ``reply_digest`` (null for rows ingested before)."""
+    con.execute("ALTER TABLE exchange_rows ADD COLUMN context_digest BIGINT")
+    con.execute("ALTER TABLE exchange_rows ADD COLUMN reply_digest BIGINT")
+    _exchanges_view(con)
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2}
 """``MIGRATIONS[v]`` upgrades a store from schema version ``v`` to ``v + 1`` inside a transaction."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -156,6 +169,9 @@ class Store:
                 MIGRATIONS[v](con)
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
             con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: migration from schema {version} failed ({exc})") from None
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -166,8 +182,7 @@ class Store:
         con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute(f"CREATE TABLE exchange_rows ({_columns_ddl(EXCHANGES)}, rid_hash UBIGINT NOT NULL)")
-        cols = ", ".join(f'"{c}"' for c in EXCHANGE_COLUMNS)
-        con.execute(f"CREATE VIEW exchanges AS SELECT {cols} FROM exchange_rows")
+        _exchanges_view(con)
         con.execute(
             f"CREATE TABLE quarantine ({_columns_ddl(QUARANTINE)}, ingested_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
@@ -206,7 +221,8 @@ class Store:
                     fresh = fresh.filter(mask)
                     con.register("_batch", fresh)
                 if fresh.num_rows:
-                    con.execute("INSERT INTO exchange_rows SELECT * FROM _batch")
+                    names = ", ".join(f'"{n}"' for n in fresh.schema.names)
+                    con.execute(f"INSERT INTO exchange_rows ({names}) SELECT {names} FROM _batch")
                 stored = fresh.num_rows
                 con.unregister("_batch")
             quarantined = batch.quarantine.num_rows
