@@ -102,3 +102,26 @@ def test_empty_input_and_missing_columns() -> None:
     assert fp.families.schema.equals(FAMILIES)
     with pytest.raises(InputError, match="first_user_text"):
         fingerprint([pa.table({"request_id": ["r"], "account_id": ["a"]})])
+
+
+def test_lsh_edges_only_join_what_all_pairs_would_and_compress_big_buckets() -> None:
+    import numpy as np
+
+    from distillguard.fingerprint import sketch
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 2**32, size=(4, 64), dtype=np.uint64).astype(np.uint32)
+    rows = []
+    for g in range(4):  # 4 groups of 300 near-identical signatures (a few slots changed each)
+        for _ in range(300):
+            row = base[g].copy()
+            flip = rng.choice(64, size=6, replace=False)
+            row[flip] = rng.integers(0, 2**32, size=6, dtype=np.uint64).astype(np.uint32)
+            rows.append(row)
+    sig = np.stack(rows)
+    active = np.ones(len(sig), dtype=bool)
+    edges = sketch.verified_edges(sig, active, bands=21, rows=3, threshold=0.5)
+    assert len(edges) <= 3 * len(sig)  # compressed, not 21 bands x 300 neighbours per group
+    labels = sketch.components(len(sig), edges)
+    assert len(set(labels.tolist())) == 4
+    assert all(len(set(labels[g * 300 : (g + 1) * 300].tolist())) == 1 for g in range(4))
