@@ -34,7 +34,7 @@ class FingerprintConfig:
     seed: int = 20260226
     text_cap: int = 2000
     example_cap: int = 300
-    cue_cap: int = 1000
+    cue_cap: int = 600
     mask_cache_size: int = 200_000
     template_view: bool = True
     template_shingle_size: int = 3

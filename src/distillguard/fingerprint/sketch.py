@@ -102,15 +102,15 @@ def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: i
     return out
 
 
-def _band_keys(sig: U32, bands: int, rows: int) -> U64:
-    """One 64-bit key per (row, band): a multiply-xor mix of the band's MinHash values."""
-    keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
+def _band_key(sig: U32, rows_idx: I64 | None, band: int, rows: int) -> U64:
+    """One 64-bit key per row for one band: a multiply-xor mix of the band's MinHash values."""
+    key = np.zeros(len(sig) if rows_idx is None else len(rows_idx), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for r in range(rows):
-            cols = sig[:, r::rows][:, :bands].astype(np.uint64)
-            keys = (keys ^ cols) * np.uint64(0x9E3779B97F4A7C15) & _MASK64
-            keys ^= keys >> np.uint64(29)
-    return keys
+            col = sig[:, band * rows + r]
+            key = (key ^ (col if rows_idx is None else col[rows_idx]).astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            key ^= key >> np.uint64(29)
+    return key
 
 
 def _compress(n: int, edges: I64) -> I64:
@@ -139,12 +139,13 @@ def verified_edges(
     n = len(sig)
     if len(idx) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    keys = _band_keys(sig[idx], bands, rows)
+    sub = None if len(idx) == n else idx  # keys computed band by band, without copying signatures
     kept: list[I64] = []
     size = 0
     for b in range(bands):
-        order = np.argsort(keys[:, b], kind="stable")
-        k = keys[order, b]
+        key = _band_key(sig, sub, b, rows)
+        order = np.argsort(key, kind="stable")
+        k = key[order]
         same = np.flatnonzero(k[1:] == k[:-1])
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
             part = same[s : s + (1 << 16)]
@@ -173,7 +174,9 @@ def components(n: int, edges: I64) -> I64:
     return out
 
 
-def template_part(flat: U32, offsets: I64, min_df: int, min_run: int, spread: float = 2.0) -> tuple[U32, I64]:
+def template_part(
+    flat: U32, offsets: I64, min_df: int, min_run: int, spread: float = 2.0, chunk: int = 65536
+) -> tuple[U32, I64]:
     """Keep, per row, the shingles of its *template*: runs of at least ``min_run`` consecutive shingles
     that each recur in at least ``min_df`` distinct rows, and among those only the runs whose mean
     log2 document frequency is within ``spread`` of the row's most frequent run.
@@ -184,18 +187,36 @@ def template_part(flat: U32, offsets: I64, min_df: int, min_run: int, spread: fl
     than the instruction next to it, so it is dropped from that row and cannot chain templates.
     """
     n_rows = len(offsets) - 1
-    if len(flat) == 0:
-        return flat, np.zeros(n_rows + 1, dtype=np.int64)
-    row = np.repeat(np.arange(n_rows), np.diff(offsets))
     # Document frequency, counted as occurrences: a shingle repeated inside one window is rare, and
-    # one sort is the cost that matters here.
-    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    df = counts[inverse]
+    # one sort is the cost that matters here. The rest goes a block of rows at a time (bounded memory).
+    uniq, counts = np.unique(flat, return_counts=True)
+    kept: list[U32] = []
+    per_row: list[I64] = []
+    for r0 in range(0, n_rows, chunk):
+        r1 = min(n_rows, r0 + chunk)
+        part = flat[offsets[r0] : offsets[r1]]
+        df = counts[np.searchsorted(uniq, part)]
+        keep = _template_runs(df, offsets[r0 : r1 + 1] - offsets[r0], min_df, min_run, spread)
+        rows = np.repeat(np.arange(r1 - r0), np.diff(offsets[r0 : r1 + 1]))
+        kept.append(part[keep])
+        per_row.append(np.bincount(rows[keep], minlength=r1 - r0))
+    new_offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    if per_row:
+        np.cumsum(np.concatenate(per_row), out=new_offsets[1:])
+    return (np.concatenate(kept) if kept else flat[:0]), new_offsets
+
+
+def _template_runs(df: I64, offsets: I64, min_df: int, min_run: int, spread: float) -> npt.NDArray[np.bool_]:
+    """Which shingles of a block of rows belong to their row's template (see ``template_part``)."""
+    n_rows = len(offsets) - 1
+    if len(df) == 0:
+        return np.zeros(0, dtype=bool)
+    row = np.repeat(np.arange(n_rows), np.diff(offsets))
     shared = df >= min_df
     # Runs of consecutive shared shingles, broken at row boundaries and where the frequency jumps
     # (an instruction shared by thousands next to a question shared by three).
     level = np.log2(df)
-    start = np.ones(len(flat), dtype=bool)
+    start = np.ones(len(df), dtype=bool)
     start[1:] = (shared[1:] != shared[:-1]) | (row[1:] != row[:-1]) | (np.abs(np.diff(level)) > spread)
     run_id = np.cumsum(start) - 1
     run_len = np.bincount(run_id)
@@ -205,7 +226,5 @@ def template_part(flat: U32, offsets: I64, min_df: int, min_run: int, spread: fl
     best = np.full(n_rows, -np.inf)
     np.maximum.at(best, run_row[run_ok], run_level[run_ok])
     run_keep = run_ok & (run_level >= best[run_row] - spread)
-    keep = run_keep[run_id]
-    new_offsets = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row[keep], minlength=n_rows), out=new_offsets[1:])
-    return flat[keep], new_offsets
+    out: npt.NDArray[np.bool_] = run_keep[run_id]
+    return out
