@@ -172,6 +172,7 @@ def test_describe_matches_the_scenario_file() -> None:
         "reasoning_extraction",
     }
     assert 0.3 < dict(b.phases)["reasoning_extraction"] < 0.5  # phase starts at 60% of the window
+    assert b.distinct_user_agents > 10 and b.distinct_tls_fingerprints == 1  # attributed via request metadata
     cls = groups["classroom"]
     assert cls.first_day >= 9.0 and cls.last_day <= 12.0 and cls.distinct_payment == 0
     assert sum(cls.hourly_utc[8:17]) > 0.9  # business hours, UTC+1

@@ -94,7 +94,7 @@ def print_description(console: Console, d: Description) -> None:
         )
     console.print(t)
     t = Table(title="content")
-    for c in ("group", "capabilities", "sessions", "thinking", "CoT harvest", "phases", "payments", "UAs"):
+    for c in ("group", "capabilities", "sessions", "thinking", "CoT harvest", "phases", "payments", "UAs", "TLS"):
         t.add_column(c, overflow="fold")
     for g in d.groups:
         t.add_row(
@@ -106,5 +106,6 @@ def print_description(console: Console, d: Description) -> None:
             _mix(g.phases) or "-",
             f"{g.distinct_payment:,}",
             f"{g.distinct_user_agents:,}",
+            f"{g.distinct_tls_fingerprints:,}",
         )
     console.print(t)

@@ -38,6 +38,7 @@ class GroupDescription:
     harvest_share: float
     distinct_payment: int
     distinct_user_agents: int
+    distinct_tls_fingerprints: int
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def describe(plan: Plan) -> Description:
                 harvest_share=harvest / total,
                 distinct_payment=len({a.payment for a in accts if a.payment}),
                 distinct_user_agents=len({a.user_agent for a in accts}),
+                distinct_tls_fingerprints=len({a.ja4 for a in accts}),
             )
         )
     return Description(

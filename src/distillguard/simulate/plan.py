@@ -140,6 +140,8 @@ def _group_accounts(sc: Scenario, gi: int, g: Group, seed: int, start: int, base
         org = k % n_orgs if g.orgs else k
         api = shared_api if g.user_agent == "shared" else pop.weighted(ar, g.api or pop.API_POP)
         ua, ja4 = shared_ua if g.user_agent == "shared" else pop.user_agent(ar, api)
+        if g.tls_fingerprint == "shared":  # one client stack behind varied user-agent strings
+            ja4 = shared_ua[1]
         email = {"org": org_domain[org], "shared": group_domain}.get(g.email) or pop.email_domain(ar, pathway)
         payment = {
             "own": f"pf_{pop.hexid(ar, 12)}",

@@ -98,6 +98,7 @@ class Group:
     rotation: str = "sticky"
     reseller: str = ""
     user_agent: str = "population"
+    tls_fingerprint: str = "population"
     template_scope: str = "group"
     api: tuple[tuple[str, float], ...] = ()
     keys_per_account: int = 1
@@ -296,6 +297,7 @@ def _group(t: _Table, attack: bool, days: float) -> Group:
         rotation=t.choice("rotation", ("sticky", "request"), "sticky"),
         reseller=t.str_("reseller", ""),
         user_agent=t.choice("user_agent", ("population", "shared"), "population"),
+        tls_fingerprint=t.choice("tls_fingerprint", ("population", "shared"), "population"),
         template_scope=t.choice("template_scope", ("group", "org", "account"), "group"),
         api=t.weights("api", APIS, ()),
         keys_per_account=t.int_("keys_per_account", 1, lo=1),
