@@ -17,6 +17,7 @@ Public API::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from distillguard.simulate.corpus import load_corpus
@@ -47,12 +48,13 @@ def simulate(
     seed: int = 0,
     prompts: str | Path | None = None,
     workers: int | None = None,
-    progress: object = None,
+    progress: Callable[[int], None] | None = None,
     shard_rows: int = SHARD_ROWS,
 ) -> SimulationSummary:
     """Generate ``scenario`` at ``scale`` into ``out_dir``; see ``writer`` for the layout."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     corpus = load_corpus(Path(prompts)) if prompts is not None else None
     plan = make_plan(sc, scale, seed)
-    cb = progress if callable(progress) else None
-    return write_simulation(plan, Path(out_dir), corpus=corpus, workers=workers, shard_rows=shard_rows, progress=cb)
+    return write_simulation(
+        plan, Path(out_dir), corpus=corpus, workers=workers, shard_rows=shard_rows, progress=progress
+    )
