@@ -16,6 +16,7 @@ from random import Random
 from distillguard.simulate import pools as P
 
 Slot = Callable[[Random], str]
+CORPUS_SHARE = 0.7  # share of skeletons built around a real prompt when a corpus covers the capability
 
 _OPEN_ANY = ("", "", "", "Hi! ", "Quick question: ", "Hey, ", "Please help: ", "I need some help. ")
 _TAIL_ANY = ("", "", "", " Thanks!", " Keep it concise.", " Be thorough.", " Use plain language.")
@@ -335,7 +336,10 @@ class TextGen:
         """A freshly composed (system, user) skeleton for capability ``cap``."""
         systems, openers, cores, tails = _PARTS[cap]
         core = cores[int(r.random() * len(cores))]
-        if core == "{item}" and cap not in self.corpus:
+        if cap in self.corpus:  # real prompts carry most of the traffic when a corpus is given
+            if r.random() < CORPUS_SHARE:
+                core = "{item}"
+        elif core == "{item}":
             core = cores[0]
         opener = openers[int(r.random() * len(openers))]
         if not opener or opener.endswith((". ", ": ", "! ", "\n")):
