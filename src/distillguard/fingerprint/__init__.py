@@ -31,8 +31,10 @@ estimated Jaccard similarity reaches the threshold, and connected components are
 around varying content) and clusters those the same way. System prompts and first user turns are
 clustered separately; ``family_id`` is the combination of the two. A family id is the smallest
 skeleton hash of its members, mixed: stable for a given input, independent of batch boundaries.
-Capability areas and flags come from the cue file ``cues.toml`` and structural shares, decided once per
-family and attributed to its exchanges (a flag is also set on an exchange whose own prompt carries it).
+Capability areas and flags come from the cue file ``cues.toml`` (read on up to ``representatives``
+skeleton texts per family) and structural shares over all its exchanges, decided once per family and
+attributed to its exchanges: an exchange carries a flag when its family's share reaches ``flag_share``.
+Design notes and measurements: docs/design/fingerprint.md.
 """
 
 from distillguard.fingerprint.config import FingerprintConfig

@@ -117,12 +117,16 @@ class Registry:
 
     def texts(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
         """Skeleton text (capped) of the given skeleton ids (-1 gives None)."""
-        if not self._texts:
-            return [None] * len(ids)
-        arr = pa.chunked_array(self._texts, type=pa.string())
+        return self.text_array(ids).to_pylist()  # type: ignore[no-any-return]
+
+    def text_array(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> pa.Array:
+        """The same as an Arrow string array (no Python strings), null for -1."""
         idx = np.asarray(ids, dtype=np.int64)
-        taken = arr.take(pa.array(np.where(idx < 0, 0, idx))).to_pylist()
-        return [None if i < 0 else t for i, t in zip(idx.tolist(), taken, strict=True)]
+        if not self._texts:
+            return pa.nulls(len(idx), type=pa.string())
+        arr = pa.chunked_array(self._texts, type=pa.string())
+        taken = arr.take(pa.array(np.where(idx < 0, 0, idx))).combine_chunks()
+        return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
 
 
 def _capped(text: str, cap: int) -> str:

@@ -212,13 +212,12 @@ def classify(
     pos = np.arange(len(key)) - np.searchsorted(fam, fam)
     keep = pos < config.representatives
     fam, uid = fam[keep], uid[keep]
-    sys_texts = col.system.texts(sys_ids[first][fam])
-    usr_texts = col.user.texts(uid)
-    bits = np.fromiter(
-        (cue_bits(f"{s or ''}\n{u or ''}", col.cues) for s, u in zip(sys_texts, usr_texts, strict=True)),
-        dtype=np.int64,
-        count=len(fam),
-    )
+    bits = np.zeros(len(fam), dtype=np.int64)
+    step = 1 << 16  # Python strings only for one block of representatives at a time
+    for lo in range(0, len(fam), step):
+        f, u = fam[lo : lo + step], uid[lo : lo + step]
+        texts = zip(col.system.texts(sys_ids[first][f]), col.user.texts(u), strict=True)
+        bits[lo : lo + step] = [cue_bits(f"{s or ''}\n{t or ''}", col.cues) for s, t in texts]
     n_rep = np.bincount(fam, minlength=n_fam).astype(np.float64)
     return {c: np.bincount(fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.cues import AREAS, FLAGS, STRUCT
@@ -89,30 +90,28 @@ def _seen(inp: FamilyInputs) -> tuple[pa.Array, pa.Array]:
     return (pa.array(lo, mask=none).cast(TS), pa.array(hi, mask=none).cast(TS))
 
 
-def _examples(inp: FamilyInputs, config: FingerprintConfig) -> list[str]:
-    s_ex = inp.system.texts(inp.sys_ids[inp.first])
-    u_ex = inp.user.texts(inp.usr_ids[inp.first])
-    out = []
-    for s, u in zip(s_ex, u_ex, strict=True):
-        text = f"[system] {s} [user] {u or ''}" if s else (u or "")
-        out.append(text[: config.example_cap])
-    return out
+def _examples(inp: FamilyInputs, config: FingerprintConfig) -> pa.Array:
+    """``[system] <skeleton> [user] <skeleton>`` (or the user skeleton alone), capped; built in Arrow."""
+    s_ex = inp.system.text_array(inp.sys_ids[inp.first])
+    u_ex = pc.fill_null(inp.user.text_array(inp.usr_ids[inp.first]), "")
+    both = pc.binary_join_element_wise("[system] ", s_ex, " [user] ", u_ex, "")
+    text = pc.if_else(pc.is_null(s_ex), u_ex, both)
+    return pc.utf8_slice_codeunits(text, 0, config.example_cap)
 
 
 def _signatures(inp: FamilyInputs) -> pa.Array:
     """MinHash of the representative's user skeleton (its system skeleton when the user turn is blank)."""
     u_sig, s_sig = inp.user.signatures(), inp.system.signatures()
     num_perm = max(u_sig.shape[1], s_sig.shape[1])
-    rows = np.zeros((len(inp.first), num_perm), dtype=np.uint32)
     si, ui = inp.sys_ids[inp.first], inp.usr_ids[inp.first]
     has_u, has_s = ui >= 0, (ui < 0) & (si >= 0)
-    rows[has_u] = u_sig[ui[has_u]]
-    rows[has_s] = s_sig[si[has_s]]
-    lengths = np.where(has_u | has_s, num_perm, 0)
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    values = rows[has_u | has_s].ravel()
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint32()))
+    present = has_u | has_s
+    values = np.empty((int(present.sum()), num_perm), dtype=np.uint32)  # one copy, handed to Arrow as is
+    values[has_u[present]] = u_sig[ui[has_u]]
+    values[has_s[present]] = s_sig[si[has_s]]
+    offsets = np.zeros(len(ui) + 1, dtype=np.int32)
+    np.cumsum(np.where(present, num_perm, 0), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel(), type=pa.uint32()))
 
 
 def family_table(inp: FamilyInputs, config: FingerprintConfig) -> pa.Table:
@@ -144,7 +143,7 @@ def family_table(inp: FamilyInputs, config: FingerprintConfig) -> pa.Table:
             *(pa.array(inp.cue_share[f]) for f in FLAGS),
             *(pa.array(inp.st_share[s]) for s in STRUCT),
             pa.array([STRUCTURES[i] for i in structure.tolist()], type=pa.string()),
-            pa.array(_examples(inp, config), type=pa.string()),
+            _examples(inp, config),
             _signatures(inp),
             first_seen,
             last_seen,
