@@ -40,6 +40,7 @@ class World:
         self.ex: list[dict[str, Any]] = []
         self.fp: list[dict[str, Any]] = []
         self.n = 0
+        self.last_reply: dict[str, int] = {}
 
     def add(
         self,
@@ -63,9 +64,15 @@ class World:
         model: str = "frontier-2",
         budget: int | None = None,
         ua: str = "anthropic-python/0.49.0",
+        fabricated: bool = False,
     ) -> None:
         self.n += 1
         rid = f"req_{self.n:07d}"
+        # A real conversation carries the reply this account received last; a fabricated one does not.
+        context = None
+        if assistant_turns > 0:
+            context = -self.n if fabricated else self.last_reply.get(account, -self.n)
+        self.last_reply[account] = self.n
         row = dict.fromkeys(EXCHANGE_COLUMNS)
         row.update(
             request_id=rid,
@@ -98,6 +105,8 @@ class World:
             max_tokens=4096,
             stop_reason="end_turn",
             status=200,
+            context_digest=context,
+            reply_digest=self.n,
         )
         self.ex.append(row)
         self.fp.append(
@@ -165,6 +174,18 @@ def build_world(seed: int = 1) -> World:
             tools=("bash", "edit"),
             tool_results=1 + k % 4,
             assistant_turns=1 + k % 4,
+        )
+    # An account replaying fabricated agent trajectories: tool histories the model never produced for it.
+    for k in range(200):
+        w.add(
+            "fab0",
+            T0 + timedelta(minutes=7 * k),
+            family=700 + k % 5,
+            capability="agentic",
+            tools=("bash", "edit"),
+            tool_results=3,
+            assistant_turns=3,
+            fabricated=True,
         )
     # An enterprise batch job: one template, high volume, one verified org.
     for k in range(600):

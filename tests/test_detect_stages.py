@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from detect_world import HYDRA, build_world
 
+from detect_world import HYDRA, build_world
 from distillguard.features import account_features, model_releases
 from distillguard.linking import link_accounts
 from distillguard.scoring import default_rules, score
@@ -27,6 +27,8 @@ def test_features_measure_what_they_say(con: duckdb.DuckDBPyConnection) -> None:
     assert f["hyd00"]["top_capability"] == "reasoning"
     assert f["hyd00"]["shared_family_share"] == 1.0  # both families span all 12 hydra accounts
     assert f["agent0"]["tool_loop_ratio"] == 1.0
+    assert f["agent0"]["continuity_share"] > 0.99 and f["agent0"]["fabricated_share"] < 0.01
+    assert f["fab0"]["fabricated_share"] == 1.0 and f["fab0"]["standalone_share"] == 1.0
     assert f["batch0"]["n_families"] == 1
     assert f["chat00"]["single_turn_share"] < 0.5
     assert 0.0 <= f["chat00"]["hour_entropy"] <= 1.0
@@ -57,6 +59,8 @@ def test_scoring_flags_the_hydra_with_evidence_and_clears_the_rest(con: duckdb.D
         assert any("reconstruct" in e for e in rows[a]["evidence"])
     # Legitimacy is positive evidence: the agent is cleared by its real tool loop.
     assert any(e.startswith("real-tool-loops") for e in rows["agent0"]["evidence"])
+    assert any(e.startswith("fabricated-histories") for e in rows["fab0"]["evidence"])
+    assert not any(e.startswith("real-tool-loops") for e in rows["fab0"]["evidence"])
     assert all(0.0 <= r["risk"] <= 1.0 for r in rows.values())
 
 
@@ -64,7 +68,6 @@ def test_replay_dates_each_flag_after_the_traffic_that_condemns_it(con: duckdb.D
     from datetime import timedelta
 
     from detect_world import T0
-
     from distillguard.scoring.replay import first_flagged
 
     feats = account_features(con)

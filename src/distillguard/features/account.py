@@ -141,6 +141,11 @@ FEATURE_DOC: dict[str, str] = {
     "n_models": "distinct models",
     "new_model_share": "share on a model released during the log, after its release",
     "pivot_hours": "hours from a release to this account's first use of it (accounts active before it)",
+    "history_share": "share carrying an earlier assistant turn (a conversation or tool-loop history)",
+    "continuity_share": "of those, share whose last assistant turn is a reply this account really received",
+    "fabricated_share": "share carrying a history the account never received: fabricated conversations",
+    "standalone_share": "share that is not a genuine continuation of the account's own conversation "
+    "(single-turn or fabricated history)",
     "pathway": "sign-up pathway",
     "verified": "identity verified",
     "country": "account country",
@@ -154,6 +159,7 @@ FEATURE_DOC: dict[str, str] = {
 _SQL = """
 WITH x AS (
   SELECT e.request_id, e.account_id, e.ts, e.model, e.country, e.client_ip, e.client_net, e.user_agent,
+         e.context_digest, e.reply_digest,
          e.end_user_id, e.n_assistant_turns, e.n_tool_results, coalesce(len(e.tools_offered), 0) AS n_tools,
          e.n_images, e.thinking_requested, e.thinking_budget, e.input_tokens, e.output_tokens,
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
@@ -166,6 +172,14 @@ meta AS (
          mode(country) AS country, mode(org_id) AS org_id, mode(payment_fingerprint) AS payment_fingerprint,
          mode(email_domain) AS email_domain, min(account_created) AS account_created
   FROM {exchanges} GROUP BY account_id
+),
+replies AS (
+  SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL
+),
+continuity AS (
+  SELECT x.account_id, count(*) AS n_ctx, count(r.d) AS n_cont
+  FROM x LEFT JOIN replies r ON r.account_id = x.account_id AND r.d = x.context_digest
+  WHERE x.context_digest IS NOT NULL GROUP BY x.account_id
 ),
 gaps AS (
   SELECT account_id,
@@ -269,6 +283,10 @@ SELECT b.account_id, b.n_exchanges, b.first_ts, b.last_ts, b.active_days, c.acti
        b.image_share, b.out_in_ratio, b.saturation_share, b.error_share,
        b.n_ips, b.n_nets, b.n_user_agents, b.n_end_users, b.n_models,
        p.new_model_share,
+       coalesce(ct.n_ctx, 0) / b.n_exchanges AS history_share,
+       ct.n_cont / ct.n_ctx AS continuity_share,
+       coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS fabricated_share,
+       b.single_turn_share + coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS standalone_share,
        p.pivot_hours,
        m.pathway, m.verified, m.country, m.org_id, m.payment_fingerprint, m.email_domain, m.account_created,
        (epoch(b.first_ts) - epoch(m.account_created)) / 86400.0 AS age_days_at_first
@@ -280,6 +298,7 @@ JOIN cap_stats k USING (account_id)
 JOIN model_pivot p USING (account_id)
 JOIN meta m USING (account_id)
 LEFT JOIN gap_stats g USING (account_id)
+LEFT JOIN continuity ct USING (account_id)
 ORDER BY b.account_id
 """
 

@@ -39,6 +39,8 @@ CLUSTER_DOC: dict[str, str] = {
     "thinking_share": "share with thinking requested",
     "large_budget_share": "share with large thinking budgets",
     "tool_result_share": "share returning tool results",
+    "fabricated_share": "share carrying a conversation history its account never received",
+    "standalone_share": "share that is not a genuine continuation of its account's own conversation",
     "tools_offered_share": "share offering tools",
     "new_model_share": "share on models released during the log",
     "fast_pivot_share": "share of accounts that used a new model within 24 h of its release",
@@ -100,7 +102,9 @@ acc_stats AS (
          avg(CASE WHEN coalesce(verified, false) THEN 0.0 ELSE 1.0 END) AS unverified_share,
          count(DISTINCT country) AS n_countries,
          avg(CASE WHEN pivot_hours IS NOT NULL AND pivot_hours <= 24 THEN 1.0 ELSE 0.0 END) AS fast_pivot_share,
-         avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy
+         avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy,
+         sum(fabricated_share * n_exchanges) / sum(n_exchanges) AS fabricated_share,
+         sum(standalone_share * n_exchanges) / sum(n_exchanges) AS standalone_share
   FROM a GROUP BY cluster_id
 ),
 ex_stats AS (
@@ -132,6 +136,7 @@ SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts A
        f.core_family_share, f.top_family_share, f.n_core_families,
        x.high_value_share, x.cot_share, x.reconstruction_share, x.coercion_share, x.rubric_share,
        x.rewrite_share, x.single_turn_share, x.thinking_share, x.large_budget_share, x.tool_result_share,
+       s.fabricated_share, s.standalone_share,
        x.tools_offered_share, x.new_model_share, s.fast_pivot_share, s.mean_gap_cv, s.mean_hour_entropy,
        x.n_end_users
 FROM acc_stats s

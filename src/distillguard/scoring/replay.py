@@ -30,6 +30,8 @@ _FLAGS = {
     "rewrite": "sensitive_rewrite",
     "refusal_probe": "refusal_probe",
     "single_turn": "coalesce(n_assistant_turns, 0) = 0",
+    "history": "context_digest IS NOT NULL",
+    "fabricated": "context_digest IS NOT NULL AND rp.d IS NULL",
     "tools_offered": "coalesce(len(tools_offered), 0) > 0",
     "tool_result": "coalesce(n_tool_results, 0) > 0",
     "thinking": "thinking_requested",
@@ -46,14 +48,16 @@ WITH x AS (
          f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
+replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL),
 size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
 fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
 core AS (
   SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id)
   WHERE fam.n_acc >= greatest(2, {core_min_share} * size.n)
 )
-SELECT account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
+SELECT x.account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
 FROM x LEFT JOIN core USING (cluster_id, family_id)
+LEFT JOIN replies rp ON rp.account_id = x.account_id AND rp.d = x.context_digest
 GROUP BY ALL ORDER BY b
 """
 
@@ -95,6 +99,12 @@ def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Tab
         "rewrite_share": col["rewrite"] / safe,
         "refusal_probe_share": col["refusal_probe"] / safe,
         "single_turn_share": col["single_turn"] / safe,
+        "history_share": col["history"] / safe,
+        "continuity_share": np.where(
+            col["history"] > 0, (col["history"] - col["fabricated"]) / np.maximum(col["history"], 1), np.nan
+        ),
+        "fabricated_share": col["fabricated"] / safe,
+        "standalone_share": (col["single_turn"] + col["fabricated"]) / safe,
         "tools_offered_share": col["tools_offered"] / safe,
         "tool_result_share": col["tool_result"] / safe,
         "tool_loop_ratio": np.where(
@@ -135,6 +145,8 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
         "rubric_share": col["rubric"] / safe,
         "rewrite_share": col["rewrite"] / safe,
         "single_turn_share": col["single_turn"] / safe,
+        "fabricated_share": col["fabricated"] / safe,
+        "standalone_share": (col["single_turn"] + col["fabricated"]) / safe,
         "thinking_share": col["thinking"] / safe,
         "large_budget_share": col["large_budget"] / safe,
         "tool_result_share": col["tool_result"] / safe,
