@@ -203,24 +203,33 @@ def affinity(
         con.unregister("acc")
 
 
-def link_summary(incidence: pa.Table, clusters: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
+def link_summary(
+    incidence: pa.Table, clusters: pa.Table, con: duckdb.DuckDBPyConnection, *, min_exclusive: float = 0.5
+) -> pa.Table:
     """cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``).
 
     A key ties two members when both carry it; what ties a cluster together says how sure the link is:
     a payment method or a private network is an identity, a shared template alone may be a public one.
+    A key counts only where at least ``min_exclusive`` of all the accounts carrying it are in the cluster,
+    so a carrier NAT or a popular SDK that everybody shares ties nobody, while a proxy egress or client
+    stack that the cluster shares (and few others do) does, however large the cluster is.
     """
-    con.register("inc", incidence.select(["account_id", "kind", "key"]))
+    con.register("inc", incidence.select(["account_id", "kind", "key", "n_accounts"]))
     con.register("cl", clusters.select(["account_id", "cluster_id"]))
     ident = ", ".join(f"'{k}'" for k in IDENTITY_KINDS)
     content = ", ".join(f"'{k}'" for k in CONTENT_KINDS)
     try:
         sql = f"""
           WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
-          shared AS (
-            SELECT cluster_id, kind, key FROM x GROUP BY ALL HAVING count(DISTINCT account_id) >= 2
-          ),
-          tied AS (SELECT x.cluster_id, x.account_id, x.kind FROM x JOIN shared USING (cluster_id, kind, key)),
           size AS (SELECT cluster_id, count(*) AS n FROM cl GROUP BY cluster_id),
+          shared AS (
+            SELECT x.cluster_id, x.kind, x.key, count(DISTINCT x.account_id) AS a, any_value(x.n_accounts) AS k
+            FROM x GROUP BY ALL HAVING count(DISTINCT x.account_id) >= 2
+          ),
+          lifted AS (
+            SELECT * FROM shared WHERE a / k >= {float(min_exclusive)}
+          ),
+          tied AS (SELECT x.cluster_id, x.account_id, x.kind FROM x JOIN lifted USING (cluster_id, kind, key)),
           per_kind AS (
             SELECT cluster_id, kind, count(DISTINCT account_id) AS a FROM tied GROUP BY ALL
           ),
