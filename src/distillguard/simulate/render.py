@@ -7,6 +7,7 @@ without the ones before it having been rendered in the same process (history is 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
@@ -15,7 +16,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from distillguard.simulate import population as pop
-from distillguard.simulate.frame import Frame, session_seed
+from distillguard.simulate import templates as T
+from distillguard.simulate.frame import Frame, account_frame, session_seed
 from distillguard.simulate.plan import US, Account, Plan, subseed
 from distillguard.simulate.scenario import CAPABILITIES, SESSIONS, Content
 from distillguard.simulate.textgen import CAP_TOOLS, TextGen
@@ -74,7 +76,7 @@ class Renderer:
         self.plan = plan
         self.text = text
         self.models = [m.name for m in plan.scenario.models]
-        self._tpl: dict[tuple[int, int, int, int, str], list[tuple[str, str]]] = {}
+        self._tpl: dict[tuple[str, int, str, bool], list[tuple[str, str]]] = {}
         self._acct: dict[int, dict[str, Any]] = {}
 
     # -- public -------------------------------------------------------------------------------------
@@ -143,24 +145,33 @@ class Renderer:
         day = ts // (86_400 * US)
         return a.ips[(day * 7 + a.index) // 5 % len(a.ips)]
 
-    def _templates(self, a: Account, phase: int, content: Content, cap: str) -> list[tuple[str, str]]:
+    def _pipeline(self, a: Account) -> str:
+        """Whose prompt pipeline ``a`` uses: a public pool, or its group's (org's, account's) own."""
         g = self.plan.scenario.groups[a.group]
-        scope = {"group": 0, "org": a.org + 1, "account": a.k + 1_000_000}[g.template_scope]
-        key = (a.group, scope, phase, content.templates, cap)
+        if g.template_pool:
+            return f"{self.plan.seed}/{g.template_pool}"
+        scope = {"group": "g", "org": f"o{a.org}", "account": f"a{a.k}"}[g.template_scope]
+        return f"{self.plan.seed}/{a.group}/{g.name}/{scope}"
+
+    def _templates(self, a: Account, content: Content, cap: str) -> list[tuple[str, str]]:
+        reasoning = content.thinking > 0.3 or content.cot_harvest > 0 or bool(content.trace_language)
+        key = (self._pipeline(a), content.templates, cap, reasoning)
         got = self._tpl.get(key)
         if got is None:
-            tr = Random(subseed(self.plan.seed, "tpl", *key))
-            got = [self.text.skeleton(cap, tr) for _ in range(max(1, content.templates))]
-            self._tpl[key] = got
+            if len(self._tpl) > 20_000:
+                self._tpl.clear()
+            got = self._tpl[key] = self.text.templates(key[0], cap, content.templates, reasoning)
         return got
 
     def _conv(self, a: Account, row: Row, content: Content) -> _Conv:
         r = Random(session_seed(a, row.sess))
         cap = CAPABILITIES[row.cap]
-        if content.prompts == "fresh":
-            system, skel = self.text.skeleton(cap, r)
+        g = self.plan.scenario.groups[a.group]
+        skel = ""
+        if content.prompts == "fresh":  # an individual: own words, own (rare) system prompt or the app's
+            system = T.product_system(self._pipeline(a)) if g.template_pool else T.personal_system(a.seed, cap)
         else:
-            tpls = self._templates(a, row.phase, content, cap)
+            tpls = self._templates(a, content, cap)
             # a few templates carry most of the volume, as with real batch and campaign prompt sets
             system, skel = tpls[min(len(tpls) - 1, int(len(tpls) * r.random() ** 1.6))]
             if content.prompts == "paraphrase":
@@ -168,15 +179,18 @@ class Renderer:
         if content.system_prompt:
             system = content.system_prompt
         conv = _Conv(r=r, cap=cap, system=self.text.fill(system, r) if system else "")
-        conv.turns.append((self._first_user(conv, skel, row.harvest, content), None))
+        conv.turns.append((self._first_user(a, conv, skel, row.harvest, content), None))
         return conv
 
-    def _first_user(self, conv: _Conv, skel: str, harvest: bool, content: Content) -> str:
+    def _first_user(self, a: Account, conv: _Conv, skel: str, harvest: bool, content: Content) -> str:
         if harvest:
-            return self.text.harvest(conv.cap, conv.r, content.trace_language)
+            para = a.seed if content.prompts == "paraphrase" else None
+            return self.text.harvest(self._pipeline(a), conv.cap, conv.r, content.trace_language, para)
+        if not skel:
+            return self.text.fresh(conv.cap, conv.r)
         text = self.text.prompt(conv.cap, skel, conv.r)
         if content.trace_language and conv.cap in ("reasoning", "coding", "data_analysis"):
-            text += f" Reason step by step in {content.trace_language}."
+            text += " " + T.coercion(self._pipeline(a), content.trace_language)
         return text
 
     def _history(self, conv: _Conv, agentic: bool, upto: int, slen: int) -> None:
@@ -241,6 +255,22 @@ class Renderer:
         if a.api == "anthropic.messages":
             return _anthropic_req(args), _anthropic_resp(resp), out_tokens + think_tokens
         return _openai_req(args), _openai_resp(resp), out_tokens + think_tokens
+
+
+def opening_prompts(
+    plan: Plan, text: TextGen, accounts: Iterable[Account] | None = None
+) -> Iterator[tuple[Account, str, str]]:
+    """(account, system prompt, first user message) of every conversation, without rendering bodies.
+
+    For realism checks and benchmarks: the same texts the writer puts into the log.
+    """
+    rend = Renderer(plan, text)
+    for a in plan.accounts if accounts is None else accounts:
+        phases = plan.scenario.groups[a.group].phases
+        for row in rows_of(account_frame(plan, a), 0, a.n):
+            if row.turn == 0:
+                conv = rend._conv(a, row, phases[row.phase].content)
+                yield a, conv.system, conv.turns[0][0]
 
 
 @dataclass

@@ -8,6 +8,7 @@ multiplies exchanges, and accounts where ``growth = "linear"``. Every error name
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -100,6 +101,7 @@ class Group:
     user_agent: str = "population"
     tls_fingerprint: str = "population"
     template_scope: str = "group"
+    template_pool: str = ""  # "public:<name>": templates (or an app's system prompt) shared by every group naming it
     api: tuple[tuple[str, float], ...] = ()
     keys_per_account: int = 1
     timing: str = "diurnal"
@@ -299,6 +301,7 @@ def _group(t: _Table, attack: bool, days: float) -> Group:
         user_agent=t.choice("user_agent", ("population", "shared"), "population"),
         tls_fingerprint=t.choice("tls_fingerprint", ("population", "shared"), "population"),
         template_scope=t.choice("template_scope", ("group", "org", "account"), "group"),
+        template_pool=_pool(t),
         api=t.weights("api", APIS, ()),
         keys_per_account=t.int_("keys_per_account", 1, lo=1),
         timing=t.choice("timing", TIMINGS, "diurnal"),
@@ -317,6 +320,13 @@ def _group(t: _Table, attack: bool, days: float) -> Group:
         raise ConfigError(f"{t.where('reseller')}: network = 'reseller' needs a reseller name")
     t.done(ignore=(*_CONTENT_KEYS, "phase_name"))
     return g
+
+
+def _pool(t: _Table) -> str:
+    v = t.str_("template_pool", "")
+    if v and not re.fullmatch(r"public:[A-Za-z0-9_.-]+", v):
+        raise ConfigError(f"{t.where('template_pool')}: must be 'public:<name>' (letters, digits, . _ -), got {v!r}")
+    return v
 
 
 class _Table:
