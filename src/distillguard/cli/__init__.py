@@ -14,6 +14,7 @@ from distillguard.cli import analyze as _analyze  # noqa: F401  (registers the c
 from distillguard.cli import evaluate as _evaluate  # noqa: F401
 from distillguard.cli import ingest as _ingest  # noqa: F401
 from distillguard.cli import simulate as _simulate  # noqa: F401
+from distillguard.cli import watermark as _watermark  # noqa: F401
 from distillguard.cli.app import app
 from distillguard.errors import DistillguardError
 
