@@ -103,9 +103,12 @@ class Registry:
         return np.asarray(self._hashes, dtype=np.uint64)
 
     def signatures(self) -> sketch.U32:
+        """All signatures as one matrix (concatenated once, then kept instead of the chunks)."""
         if not self._sig:
             return np.zeros((0, self.config.num_perm), dtype=np.uint32)
-        return np.concatenate(self._sig)
+        if len(self._sig) > 1:
+            self._sig = [np.concatenate(self._sig)]
+        return self._sig[0]
 
     def window(self) -> tuple[sketch.U32, sketch.I64]:
         """Template-view shingle hashes of every skeleton, flattened, with offsets."""
