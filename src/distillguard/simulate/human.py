@@ -132,7 +132,7 @@ _FRAMES: dict[str, tuple[str, ...]] = {
         "!describe this photo from {city} for someone who can't see it",
         "which button do I press to {codetask_do}?",
         "is anything wrong with this wiring?",
-        "what plant is this? it's in my {place}",
+        "what plant is this? it grows in my {room}",
         "!read the handwriting in this note",
     ),
     "grading": (
@@ -277,6 +277,7 @@ WORDS: dict[str, tuple[str, ...]] = {
         "startup founder",
         "high school student",
     ),
+    "room": ("garden", "kitchen", "backyard", "office", "balcony"),
     "biz": ("bakery", "dental clinic", "bike shop", "coffee shop", "law firm", "food bank", "yoga studio"),
     "situation": (
         "my team just switched tools",

@@ -169,7 +169,11 @@ class Renderer:
         g = self.plan.scenario.groups[a.group]
         skel = ""
         if content.prompts == "fresh":  # an individual: own words, own (rare) system prompt or the app's
-            system = T.product_system(self._pipeline(a)) if g.template_pool else T.personal_system(a.seed, cap)
+            if g.template_pool:  # the app's own system prompt, made for the group's main capability
+                main = max(g.phases[0].content.capabilities, key=lambda cw: cw[1])[0]
+                system = T.product_system(self._pipeline(a), main)
+            else:
+                system = T.personal_system(a.seed, cap)
         else:
             tpls = self._templates(a, content, cap)
             # a few templates carry most of the volume, as with real batch and campaign prompt sets

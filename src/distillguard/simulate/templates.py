@@ -345,10 +345,10 @@ def personal_system(seed: int, cap: str) -> str:
     return " ".join(parts)
 
 
-def product_system(key: str) -> str:
-    """The fixed system prompt an app or product (public pool ``key``) sends for every user."""
+def product_system(key: str, cap: str) -> str:
+    """The fixed system prompt an app or product (public pool ``key``, made for ``cap``) sends for every user."""
     h = house(key)
     r = _rng("product", key)
-    parts = [_role(h, r.choice(("coding", "agentic", "chat")), r)]
+    parts = [_role(h, cap, r)]
     parts += [_fmt(g, r) for g in h.goals] + list(h.styles) + [_fmt(o, r) for o in h.outputs[:2]]
     return " ".join(parts)
