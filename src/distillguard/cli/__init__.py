@@ -11,7 +11,9 @@ import sys
 from rich.console import Console
 
 from distillguard.cli import analyze as _analyze  # noqa: F401  (registers the command)
+from distillguard.cli import decide as _decide  # noqa: F401
 from distillguard.cli import evaluate as _evaluate  # noqa: F401
+from distillguard.cli import gateway as _gateway  # noqa: F401
 from distillguard.cli import ingest as _ingest  # noqa: F401
 from distillguard.cli import simulate as _simulate  # noqa: F401
 from distillguard.cli import watermark as _watermark  # noqa: F401
