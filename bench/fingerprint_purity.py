@@ -172,6 +172,34 @@ def measure(texts: list[str], labels: list[str], config: FingerprintConfig) -> d
     }
 
 
+def capability_mix(data: Path) -> dict[str, dict[str, int]]:
+    """Capability area the stage gives each single real prompt, counted per corpus (a sanity check)."""
+    sets = {
+        "gsm8k": _jsonl(data / "gsm8k/train.jsonl", "question")[:500],
+        "codegen": [x["instruction"] for x in json.loads((data / "gpteacher/codegen-instruct.json").read_text())][:500],
+        "arena-hard": [
+            json.loads(line)["turns"][0]["content"]
+            for line in (data / "arena-hard/arena-hard-v0.1_question.jsonl").open()
+        ],
+        "oasst": _jsonl(data / "oasst/prompt_lottery_en_250_text.jsonl") + _jsonl(data / "oasst/en_100_text.jsonl"),
+        "prometheus": [json.dumps(x)[:3000] for x in json.loads((data / "prometheus/vicuna_eval.json").read_text())][
+            :200
+        ],
+    }
+    out = {}
+    for name, texts in sets.items():
+        table = pa.table(
+            {
+                "request_id": [str(i) for i in range(len(texts))],
+                "account_id": ["a"] * len(texts),
+                "first_user_text": texts,
+            }
+        )
+        caps = fingerprint([table]).exchanges.column("capability").to_pylist()
+        out[name] = dict(Counter(caps).most_common(4))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -181,6 +209,7 @@ def main() -> None:
     questions, chat = load(args.data)
     texts, labels = build(questions, chat, args.per_template, args.seed)
     print(json.dumps(measure(texts, labels, FingerprintConfig()), indent=2))
+    print(json.dumps({"capability_mix": capability_mix(args.data)}, indent=2))
 
 
 if __name__ == "__main__":
