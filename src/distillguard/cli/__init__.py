@@ -10,11 +10,14 @@ import sys
 
 from rich.console import Console
 
+from distillguard.cli import alerts as _alerts  # noqa: F401
 from distillguard.cli import analyze as _analyze  # noqa: F401  (registers the command)
 from distillguard.cli import decide as _decide  # noqa: F401
 from distillguard.cli import evaluate as _evaluate  # noqa: F401
 from distillguard.cli import gateway as _gateway  # noqa: F401
 from distillguard.cli import ingest as _ingest  # noqa: F401
+from distillguard.cli import intel as _intel  # noqa: F401
+from distillguard.cli import report as _report  # noqa: F401
 from distillguard.cli import simulate as _simulate  # noqa: F401
 from distillguard.cli import watermark as _watermark  # noqa: F401
 from distillguard.cli.app import app
