@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,12 +27,13 @@ from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint import fingerprint as fingerprint_exchanges
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
+from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
 from distillguard.scoring import default_rules, load_rules, score
 from distillguard.scoring.campaigns import build_outputs
 from distillguard.scoring.replay import first_flagged
 from distillguard.scoring.score import ACCOUNT_COLUMNS, CLUSTER_COLUMNS
-from distillguard.store import Store
+from distillguard.store import BatchResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class IngestSummary:
 
 INGEST_MEMORY_LIMIT = "256MB"
 """DuckDB's buffer pool during ingest: without a cap it caches written blocks up to 80% of RAM."""
+INGEST_THREADS = 1
+"""DuckDB threads during ingest. Parsing (worker processes, or the main thread) keeps the other cores busy;
+more DuckDB threads only contend with it (measured: a third more CPU per committed row for no gain)."""
 
 IngestOptions = ReadOptions
 """Options of ``ingest_paths``: size limit, batch size, privacy / keep-bodies (``ReadOptions``)."""
@@ -96,7 +100,7 @@ def ingest_paths(
     options = options or IngestOptions()
     files = expand_paths(list(paths))
     summaries = []
-    store = Store.open(Path(store_path), memory_limit=INGEST_MEMORY_LIMIT)
+    store = Store.open(Path(store_path), memory_limit=INGEST_MEMORY_LIMIT, threads=INGEST_THREADS)
     with store, parser_pool(files, options) as pool:
         for path in files:
             summaries.append(_ingest_file(store, path, options, progress, pool))
@@ -118,13 +122,24 @@ def _ingest_file(
     if resume.lines:
         log.info("%s: resuming after line %d", path, resume.lines)
     counts = [0, 0, 0, 0]
-    for batch in read_source(path, options, resume, pool):
-        result = store.commit_batch(batch, key, fp)
+
+    def committed(batch: Batch, result: BatchResult) -> None:
         log.info("%s: committed lines %d-%d (%d read)", path, batch.first, batch.last, result.read)
         for i, n in enumerate((result.read, result.stored, result.duplicates, result.quarantined)):
             counts[i] += n
         if progress:
             progress(str(path), min(batch.end_offset, size) if not batch.complete else size, size)
+
+    # One commit runs in a thread (DuckDB releases the GIL) while the next batch is parsed; batches still
+    # commit one at a time and in file order, so the ledger and resume logic are unchanged.
+    with ThreadPoolExecutor(1, thread_name_prefix="commit") as committer:
+        inflight: tuple[Batch, Future[BatchResult]] | None = None
+        for batch in read_source(path, options, resume, pool):
+            if inflight is not None:
+                committed(inflight[0], inflight[1].result())
+            inflight = (batch, committer.submit(store.commit_batch, batch, key, fp))
+        if inflight is not None:
+            committed(inflight[0], inflight[1].result())
     read, stored, duplicates, quarantined = counts
     return FileSummary(str(path), read, stored, duplicates, quarantined, resumed_after=resume.lines)
 

@@ -30,7 +30,7 @@ def ingest(
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any record was quarantined.")] = False,
     max_line_mib: Annotated[float, typer.Option("--max-line-mib", help="Reject longer lines.")] = 8.0,
-    batch_rows: Annotated[int, typer.Option("--batch-rows", help="Lines per committed batch.")] = 20_000,
+    batch_rows: Annotated[int, typer.Option("--batch-rows", help="Lines per committed batch.")] = 122_880,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each committed batch to stderr.")] = False,
 ) -> None:

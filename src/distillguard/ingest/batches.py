@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import xxhash
 
 from distillguard.schema import EXCHANGES, QUARANTINE
 
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 RAW_CAP = 64 * 1024
 """Bytes of a rejected record kept in the quarantine table."""
+
+STORED_ROWS = EXCHANGES.append(pa.field("rid_hash", pa.uint64(), nullable=False))
+"""A batch's exchanges as the store keeps them: the ``EXCHANGES`` columns + xxh3-64 of ``request_id``."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Batch:
     ``first``/``last`` are the 1-based line (or row) numbers it covers; ``end_offset`` is the byte offset
     (in the decompressed stream) after ``last``, so a plain file can be resumed by seeking there.
     ``read`` counts records: stored-or-duplicate rows in ``exchanges`` plus rows in ``quarantine``.
+    ``exchanges`` has the ``STORED_ROWS`` schema (``EXCHANGES`` + ``rid_hash``).
     ``complete`` marks the last batch of its source.
     """
 
@@ -97,6 +102,9 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[tuple[Any, ...]] |
 
 
 def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """``STORED_ROWS`` from row tuples in ``EXCHANGES`` order (rid_hash computed here, off the committing process)."""
     columns = _columns(rows, len(EXCHANGES))
     arrays = [pa.array(col, type=f.type) for col, f in zip(columns, EXCHANGES, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=EXCHANGES)
+    hashes = [xxhash.xxh3_64_intdigest(rid.encode()) for rid in columns[0]]
+    arrays.append(pa.array(hashes, type=pa.uint64()))
+    return pa.Table.from_arrays(arrays, schema=STORED_ROWS)

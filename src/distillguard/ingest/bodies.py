@@ -224,7 +224,7 @@ def _anthropic_request(request: dict[str, Any], info: BodyInfo) -> None:
     info.n_messages = len(messages)
     last_assistant: list[dict[str, Any]] | None = None
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in _ANTHROPIC_ROLES:
+        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or msg["role"] not in _ANTHROPIC_ROLES:
             raise mismatch(f"request.messages[{i}] has no Anthropic role (user/assistant)")
         blocks = _anthropic_blocks(msg.get("content"), f"request.messages[{i}]")
         if msg["role"] == "assistant":
@@ -368,7 +368,7 @@ def _openai_request(request: dict[str, Any], info: BodyInfo) -> None:
     system: list[str] = []
     for i, msg in enumerate(messages):
         role = msg.get("role") if isinstance(msg, dict) else None
-        if role not in _OPENAI_ROLES:
+        if not isinstance(role, str) or role not in _OPENAI_ROLES:
             raise mismatch(f"request.messages[{i}] has no OpenAI role")
         assert isinstance(msg, dict)
         where = f"request.messages[{i}]"

@@ -131,7 +131,11 @@ def skip_bytes(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
 
 
 class _Splitter:
-    """State of ``split_blocks``: the partial line carried between chunks and the block being filled."""
+    """State of ``split_blocks``: the partial line carried between chunks and the block being filled.
+
+    The block is kept as ``parts``: runs of whole lines, each without its last newline (an oversized line is
+    an empty run), so joining them with newlines gives the block's lines; ``count`` is their number.
+    """
 
     def __init__(self, limit: int, offset: int, number: int) -> None:
         self.limit = limit
@@ -140,34 +144,52 @@ class _Splitter:
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.oversize = False
-        self.lines: list[bytes] = []
+        self.parts: list[bytes] = []
+        self.count = 0
         self.too_long: list[tuple[int, int]] = []
 
     def feed(self, chunk: bytes) -> None:
-        pieces = chunk.split(b"\n")
-        last = pieces.pop()
-        if pieces:
-            self.offset += self.pending_size + len(chunk) - len(last)
-            head_size = self.pending_size + len(pieces[0])
+        first = chunk.find(b"\n")
+        if first >= 0:
+            last = chunk.rfind(b"\n")
+            self.offset += self.pending_size + last + 1
+            head_size = self.pending_size + first
             if self.oversize or head_size > self.limit:
                 self.too_long.append((self.number + 1, head_size))
-                pieces[0] = b""
-            elif self.pending:
-                pieces[0] = b"".join([*self.pending, pieces[0]])
-            if len(pieces) > 1 and max(map(len, pieces)) > self.limit:
-                for j in range(1, len(pieces)):
-                    if len(pieces[j]) > self.limit:
-                        self.too_long.append((self.number + 1 + j, len(pieces[j])))
-                        pieces[j] = b""
-            self.lines.extend(pieces)
-            self.number += len(pieces)
+                head = b""
+            else:
+                head = b"".join([*self.pending, chunk[:first]]) if self.pending else chunk[:first]
+            self.parts.append(head)
+            self.number += 1
+            self.count += 1
+            if last > first:
+                self._inner(chunk[first + 1 : last])
             self.pending, self.pending_size, self.oversize = [], 0, False
-        if last:
-            self.pending_size += len(last)
+            chunk = chunk[last + 1 :]
+        if chunk:
+            self.pending_size += len(chunk)
             if self.oversize or self.pending_size > self.limit:
                 self.oversize, self.pending = True, []
             else:
-                self.pending.append(last)
+                self.pending.append(chunk)
+
+    def _inner(self, run: bytes) -> None:
+        """Whole lines between two newlines of one chunk. A run no longer than the limit cannot hold an
+        oversized line, so it is kept as one part without being split (the common case: 1 MiB chunks)."""
+        if len(run) <= self.limit:
+            lines = run.count(b"\n") + 1
+            self.parts.append(run)
+            self.number += lines
+            self.count += lines
+            return
+        pieces = run.split(b"\n")
+        for j, piece in enumerate(pieces):
+            if len(piece) > self.limit:
+                self.too_long.append((self.number + 1 + j, len(piece)))
+                pieces[j] = b""
+        self.parts.extend(pieces)
+        self.number += len(pieces)
+        self.count += len(pieces)
 
     def finish(self) -> None:
         """The stream ended: a last line without newline is still a line."""
@@ -176,15 +198,16 @@ class _Splitter:
             self.offset += self.pending_size
             if self.oversize:
                 self.too_long.append((self.number, self.pending_size))
-                self.lines.append(b"")
+                self.parts.append(b"")
             else:
-                self.lines.append(b"".join(self.pending))
+                self.parts.append(b"".join(self.pending))
+            self.count += 1
             self.pending, self.pending_size = [], 0
 
     def block(self, error: tuple[int, str, bytes | None] | None = None) -> Block:
-        count = len(self.lines)
-        block = Block(self.number - count + 1, count, b"\n".join(self.lines), tuple(self.too_long), self.offset, error)
-        self.lines, self.too_long = [], []
+        count = self.count
+        block = Block(self.number - count + 1, count, b"\n".join(self.parts), tuple(self.too_long), self.offset, error)
+        self.parts, self.count, self.too_long = [], 0, []
         return block
 
 
@@ -210,7 +233,7 @@ def split_blocks(
             yield state.block(error)
             return
         state.feed(chunk)
-        if len(state.lines) >= block_lines:
+        if state.count >= block_lines:
             yield state.block()
     state.finish()
     yield state.block()

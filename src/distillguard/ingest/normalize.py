@@ -67,7 +67,7 @@ def _octet(p: str) -> bool:
     return p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") and int(p) < 256
 
 
-def _network(ip: str) -> str | None:
+def ip_network(ip: str) -> str | None:
     """``text.network_of`` with a fast path for plain dotted IPv4 (the ipaddress module costs ~10 us)."""
     parts = ip.split(".")
     if len(parts) == 4 and all(_octet(p) for p in parts):
@@ -98,7 +98,7 @@ def _section(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _text(value: str | None, opts: NormalizeOptions) -> tuple[str | None, int | None]:
+def text_column(value: str | None, opts: NormalizeOptions) -> tuple[str | None, int | None]:
     if value is None:
         return None, None
     if opts.privacy:
@@ -124,9 +124,9 @@ def build_row(
     meta: dict[str, Any], info: BodyInfo, opts: NormalizeOptions, bodies: tuple[str | None, str | None]
 ) -> tuple[Any, ...]:
     """Assemble the row from already validated metadata (keys = column names) and body columns."""
-    system, system_chars = _text(info.system_text, opts)
-    first, first_chars = _text(info.first_user_text, opts)
-    last, last_chars = _text(info.last_user_text, opts)
+    system, system_chars = text_column(info.system_text, opts)
+    first, first_chars = text_column(info.first_user_text, opts)
+    last, last_chars = text_column(info.last_user_text, opts)
     get = meta.get
     row = (
         meta["request_id"], meta["ts"], meta["account_id"], get("org_id"), get("pathway"),
@@ -162,7 +162,7 @@ def exchange_row(obj: Any, source: str, line: int, opts: NormalizeOptions) -> tu
     meta["ts"] = ts_micros(obj["ts"], "ts")
     meta["account_id"] = _required_str(account, "id", "account.id")
     ip = _required_str(client, "ip", "client.ip")
-    net = _network(ip)
+    net = ip_network(ip)
     if net is None:
         raise RecordError("invalid_field", f"client.ip is not an address: {ip[:60]!r}")
     meta["client_ip"], meta["client_net"] = ip, net

@@ -114,7 +114,7 @@ def otel_rows(obj: dict[str, Any], builder: BatchBuilder, line: int, opts: Norma
         if not any(k.startswith("gen_ai.") for k in attrs):
             continue
         operation = attrs.get("gen_ai.operation.name")
-        if operation is not None and operation not in _CHAT_OPERATIONS:
+        if operation is not None and (not isinstance(operation, str) or operation not in _CHAT_OPERATIONS):
             continue
         read += 1
         try:
@@ -144,7 +144,7 @@ def _span_meta(resource: dict[str, Any], span: dict[str, Any], attrs: dict[str, 
     if account is None:
         raise RecordError("missing_field", "account id (user.id / enduser.id / account.id)")
     provider = attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system")
-    if provider not in _PROVIDERS:
+    if not isinstance(provider, str) or provider not in _PROVIDERS:
         raise RecordError("unknown_api", f"provider {provider!r:.60}")
     ip = _first(("client.address", "net.sock.peer.addr", "net.peer.ip"), attrs, resource)
     net = network_of(ip) if isinstance(ip, str) else None

@@ -11,9 +11,9 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
 from distillguard.errors import StoreError
 from distillguard.ingest.batches import Batch
@@ -102,14 +102,21 @@ class Store:
     # ------------------------------------------------------------------ opening and versions
 
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> Store:
-        """Open (creating when absent and writable) the store at ``path``; check or migrate its version."""
+    def open(
+        cls, path: str | Path, read_only: bool = False, memory_limit: str | None = None, threads: int | None = None
+    ) -> Store:
+        """Open (creating when absent and writable) the store at ``path``; check or migrate its version.
+
+        ``memory_limit`` (e.g. ``"256MB"``) caps DuckDB's buffer pool; ``threads`` its worker threads.
+        """
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"{path}: no such store")
         if path.exists() and not path.is_file():
             raise StoreError(f"{path}: not a file")
         config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
+        if threads:
+            config["threads"] = threads
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.Error as exc:
@@ -246,13 +253,12 @@ class Store:
 
     @staticmethod
     def _first_occurrences(table: pa.Table) -> pa.Table:
-        """The batch with rid_hash appended and later repeats of a request_id (within the batch) dropped."""
-        ids = table["request_id"].to_pylist()
-        hashes = [xxhash.xxh3_64_intdigest(i.encode()) for i in ids]
-        table = table.append_column("rid_hash", pa.array(hashes, type=pa.uint64()))
-        if len(set(ids)) == len(ids):
+        """The batch without later repeats of a request_id within it (distinct hashes prove there are none)."""
+        hashes = np.sort(table["rid_hash"].to_numpy())
+        if not (hashes[1:] == hashes[:-1]).any():
             return table
         seen: set[str] = set()
+        ids = table["request_id"].to_pylist()
         keep = [not (i in seen or seen.add(i)) for i in ids]  # type: ignore[func-returns-value]
         return table.filter(pa.array(keep))
 
