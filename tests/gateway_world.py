@@ -9,6 +9,7 @@ child process (so it can be killed) on a free port.
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import signal
 import socket
@@ -46,6 +47,11 @@ def _user_text(req: dict[str, Any]) -> str:
 
 
 THOUGHT = "First, restate the problem. Then check each case carefully. Finally combine the results."
+
+
+def _pieces(text: str) -> list[str]:
+    """Sentence-sized stream deltas that join back to exactly ``text``."""
+    return [p for p in re.split(r"(?<=\. )", text) if p]
 
 
 def anthropic_message(req: dict[str, Any]) -> dict[str, Any]:
@@ -96,14 +102,14 @@ def anthropic_events(req: dict[str, Any]) -> list[bytes]:
                     {"type": "content_block_start", "index": i, "content_block": {"type": "thinking", "thinking": ""}},
                 )
             )
-            for part in THOUGHT.split(". "):
+            for part in _pieces(THOUGHT):
                 out.append(
                     _sse(
                         "content_block_delta",
                         {
                             "type": "content_block_delta",
                             "index": i,
-                            "delta": {"type": "thinking_delta", "thinking": part + ". "},
+                            "delta": {"type": "thinking_delta", "thinking": part},
                         },
                     )
                 )
@@ -160,13 +166,13 @@ def openai_events(req: dict[str, Any]) -> list[bytes]:
         )
     ]
     if "reasoning_content" in msg:
-        for part in THOUGHT.split(". "):
+        for part in _pieces(THOUGHT):
             out.append(
                 _sse(
                     None,
                     {
                         **base,
-                        "choices": [{"index": 0, "delta": {"reasoning_content": part + ". "}, "finish_reason": None}],
+                        "choices": [{"index": 0, "delta": {"reasoning_content": part}, "finish_reason": None}],
                     },
                 )
             )

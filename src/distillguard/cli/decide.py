@@ -217,7 +217,7 @@ def check_cmd(policy: Annotated[Path, typer.Argument(help="Policy file (TOML).")
     pol = load_policy(policy)
     failures = check_examples(pol)
     for f in failures:
-        Console(stderr=True).print(f"[red]{f}[/]")
+        Console(stderr=True, soft_wrap=True).print(f"[red]{f}[/]", highlight=False)
     if failures:
         raise typer.Exit(1)
     Console().print(f"{policy}: {len(pol.rules)} rules, all examples pass")

@@ -47,6 +47,9 @@ def gateway_cmd(
         Path | None,
         typer.Option(help="Secret for API-key hashes (else $DISTILLGUARD_KEY_SECRET or LOG_DIR/key-secret)."),
     ] = None,
+    watermark_secret_file: Annotated[
+        Path | None, typer.Option(help="Secret for watermark account keys (default: the key-hash secret).")
+    ] = None,
     admin_token_env: Annotated[
         str, typer.Option(help="Environment variable holding the admin API token (admin API off when unset).")
     ] = "DISTILLGUARD_ADMIN_TOKEN",
@@ -83,6 +86,7 @@ def gateway_cmd(
         verified_header=verified_header,
         client_ip_header=client_ip_header,
         key_secret=load_secret(key_secret_file, log_dir),
+        watermark_secret=load_secret(watermark_secret_file, log_dir) if watermark_secret_file else None,
         admin_token=os.environ.get(admin_token_env) or None,
         max_body_bytes=int(max_body_mib * 1024 * 1024),
         shard_bytes=int(shard_mib * 1024 * 1024),

@@ -350,7 +350,7 @@ class Exchange:
             await self._log(blocked.status, None, fail_closed=False)
             raise blocked
         gw.counters.hit(account, time.time())
-        marker = Marker(cfg.key_secret, account) if verdict.watermark else None
+        marker = Marker(cfg.watermark_secret or cfg.key_secret, account) if verdict.watermark else None
         if request.get("stream") is True:
             await self._stream(body, verdict, marker)
         else:
@@ -392,7 +392,9 @@ class Exchange:
 
     def _upstream_request(self, body: bytes) -> httpx.Request:
         assert self.gw.client is not None
-        headers = [(k, v) for k, v in self.scope["headers"] if k.lower() not in _NOT_FORWARDED]
+        named = self.headers.get(b"connection", b"")
+        drop = _NOT_FORWARDED | {t.strip().lower() for t in named.split(b",")} if named else _NOT_FORWARDED
+        headers = [(k, v) for k, v in self.scope["headers"] if k.lower() not in drop]
         url = self.gw.config.upstream_base + self.scope["path"]
         return self.gw.client.build_request("POST", url, headers=headers, content=body)
 

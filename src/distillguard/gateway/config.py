@@ -41,6 +41,7 @@ class GatewayConfig:
     country_header: str = "x-account-country"
     client_ip_header: str | None = None
     key_secret: bytes = b""
+    watermark_secret: bytes | None = None  # default: key_secret
     admin_token: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
     max_response_bytes: int = 64 * 1024 * 1024

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,6 +111,14 @@ def _row(
     )
 
 
+def same_campaign(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Two member lists name the same campaign when they share at least half of the smaller one."""
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return not sa and not sb
+    return len(sa & sb) * 2 >= min(len(sa), len(sb))
+
+
 def current_decisions(store: Store, include_lifted: bool = False) -> list[Decision]:
     """The state of every decision (its latest audit entry), oldest first."""
     if not _has_table(store):
@@ -165,6 +173,14 @@ def record_proposals(store: Store, proposals: Sequence[Proposal]) -> RunSummary:
     at = _now()
     for p in proposals:
         old = latest.get(p.decision_id)
+        if old is not None and p.subject_kind is Scope.campaign and not same_campaign(old.members, p.members):
+            # Campaign ids are per analysis run: this C007 is another group than the decided one.
+            did = decision_id(p.subject_kind, f"{p.subject_id}#{min(p.members, default='')}", p.rule)
+            p = replace(p, decision_id=did)
+            old = latest.get(did)
+        elif old is not None and p.subject_kind is Scope.campaign:
+            # The same campaign, grown: accounts once linked stay covered.
+            p = replace(p, members=tuple(sorted(set(old.members) | set(p.members))))
         if old is None:
             event = "activated" if p.status is Status.active else "proposed"
             rows.append(_row(p, p.status, POLICY_ACTOR, event, None, at))

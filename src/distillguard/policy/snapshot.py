@@ -4,7 +4,8 @@ The gateway never holds the DuckDB store open (one writing process per file: it 
 and ``decide``). Instead every command that changes decisions rewrites this snapshot (temporary file,
 fsync, rename), and the gateway reloads it when it changes. Contents (``FORMAT``):
 
-* ``decisions``: the active decisions (id, subject kind and id, action, params, rule);
+* ``decisions``: the active decisions (id, subject kind and id, action, params, rule); a campaign
+  decision's subject is its campaign key (``campaign_keys``);
 * ``campaign_members``: for each campaign with an active decision, its accounts (those recorded with the
   decision, plus the current members when the latest analysis still finds the same campaign);
 * ``indicators``: per campaign, infrastructure keys (``net`` /24 or /48, ``payment`` fingerprint,
@@ -28,7 +29,7 @@ import pyarrow as pa
 
 from distillguard.errors import InputError
 from distillguard.fingerprint import FingerprintConfig
-from distillguard.policy.decisions import current_decisions
+from distillguard.policy.decisions import current_decisions, same_campaign
 from distillguard.policy.model import Decision, OnlineSettings, Scope, Status
 from distillguard.store import Store
 
@@ -50,22 +51,30 @@ def _tables(store: Store) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _campaign_members(store: Store, decisions: Sequence[Decision], tables: set[str]) -> dict[str, list[str]]:
-    """Members of each decided campaign: recorded ones, plus today's when it is recognisably the same campaign."""
-    current: dict[str, set[str]] = {}
+def campaign_keys(store: Store, decisions: Sequence[Decision]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Group the campaign decisions into campaigns: (decision id -> campaign key, campaign key -> members).
+
+    A campaign's members are those recorded with its decisions plus today's members of the campaign of
+    that id when the latest analysis still finds the same group (campaign ids are per analysis run). Two
+    different groups decided under one id get distinct keys (``C001`` and ``C001~<decision>``).
+    """
+    tables = _tables(store)
+    current: dict[str, list[str]] = {}
     if "campaigns" in tables:
         for cid, ids in store.connection.execute("SELECT campaign_id, account_ids FROM campaigns").fetchall():
-            current[cid] = set(ids or [])
-    out: dict[str, set[str]] = {}
-    for d in decisions:
-        if d.subject_kind is not Scope.campaign:
-            continue
-        recorded = set(d.members)
-        now = current.get(d.subject_id, set())
-        # Campaign ids are per analysis run: trust today's members only when they overlap the recorded ones.
-        same = not recorded or len(recorded & now) * 2 >= min(len(recorded), len(now) or 1)
-        out.setdefault(d.subject_id, set()).update(recorded | (now if same else set()))
-    return {cid: sorted(m) for cid, m in out.items()}
+            current[cid] = list(ids or [])
+    keys: dict[str, str] = {}
+    members: dict[str, set[str]] = {}
+    for d in sorted((d for d in decisions if d.subject_kind is Scope.campaign), key=lambda d: d.at):
+        now = current.get(d.subject_id, [])
+        group = set(d.members) | (set(now) if same_campaign(d.members, now) or not d.members else set())
+        candidates = [k for k in members if k == d.subject_id or k.startswith(d.subject_id + "~")]
+        key = next((k for k in candidates if same_campaign(sorted(members[k]), sorted(group))), None)
+        if key is None:
+            key = d.subject_id if d.subject_id not in members else f"{d.subject_id}~{d.decision_id[1:7]}"
+        keys[d.decision_id] = key
+        members.setdefault(key, set()).update(group)
+    return keys, {k: sorted(v) for k, v in members.items()}
 
 
 def _membership(members: Mapping[str, Sequence[str]]) -> pa.Table:
@@ -142,7 +151,7 @@ def build_snapshot(store: Store, online: OnlineSettings) -> dict[str, Any]:
     """The enforcement snapshot of a store (see the module docstring)."""
     decisions = [d for d in current_decisions(store) if d.status is Status.active]
     tables = _tables(store)
-    members = _campaign_members(store, decisions, tables)
+    keys, members = campaign_keys(store, decisions)
     indicators, families = campaign_indicators(store, members, online)
     api_keys: dict[str, str] = {}
     if "api_keys" in tables:
@@ -155,7 +164,7 @@ def build_snapshot(store: Store, online: OnlineSettings) -> dict[str, Any]:
             {
                 "decision_id": d.decision_id,
                 "subject_kind": d.subject_kind.value,
-                "subject_id": d.subject_id,
+                "subject_id": keys.get(d.decision_id, d.subject_id),
                 "action": d.action.value,
                 "params": dict(d.params),
                 "rule": d.rule,
