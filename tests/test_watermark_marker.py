@@ -233,3 +233,25 @@ def test_account_key_is_hmac_of_account_id() -> None:
 
     assert account_key(b"k", "acct") == hmac.new(b"k", b"acct", hashlib.sha256).digest()
     assert account_key(b"k", "a") != account_key(b"k", "b")
+
+
+def test_unfenced_code_is_left_alone() -> None:
+    keys = [account_key(b"s", f"acct_{i}") for i in range(16)]
+    sources = [
+        "import os\nfor example in examples:\n    first, second = example\nprint('it is usually done')",
+        "#include <iostream>\nint main() {\n  // it is usually fine, for example when you are done\n}",
+        "def f(pair):\n    first, second = pair\n    return first",
+    ]
+    lines = [
+        "first, second = pair",
+        "result = [x for example in examples]",
+        "$ it is usually run like this, for example when you are root",
+        "# It is usually a heading, for example when you are done",
+        "return it is usually",
+    ]
+    prose = "It is usually fine, for example when you are done. You will not see it."
+    for key in keys:
+        for src in sources:
+            assert mark_text(src, key) == src
+        for line in lines:
+            assert line in mark_text(f"{prose}\n{line}\n{prose}", key)

@@ -41,6 +41,7 @@ class Slot:
     bad_prev: frozenset[str] = frozenset()  # the word before is none of these
     only_next: frozenset[str] = frozenset()  # when set, the word after must be one of these
     starts_sentence: bool = False  # nothing but sentence punctuation (or a line start) comes before
+    capital: bool = False  # written with a capital first letter (prose; code identifiers are lower case)
 
     @property
     def k(self) -> int:
@@ -71,8 +72,9 @@ def _build() -> tuple[Slot, ...]:
         add((f"{pron} {verb}", f"{pron}{short}"), next_word=True, bad_next=_HAS | {"not"})
     for pron in ("you", "we", "they", "I"):
         add((f"{pron} will", f"{pron}'ll"), next_word=True, bad_next=frozenset({"not"}))
+    # "[x for example in examples]": a loop variable, not an example
+    add(("for example", "for instance"), bad_next=frozenset({"in"}))
     for pair in (
-        ("for example", "for instance"),
         ("usually", "typically"),
         ("especially", "particularly"),
         ("mainly", "primarily"),
@@ -97,7 +99,7 @@ def _build() -> tuple[Slot, ...]:
         ("second", "secondly"),
         ("finally", "lastly"),
     ):
-        add(group, comma=True, starts_sentence=True)
+        add(group, comma=True, starts_sentence=True, capital=True)
     return tuple(slots)
 
 

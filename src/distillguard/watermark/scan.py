@@ -6,9 +6,10 @@ so marking block by block with the carried :class:`ScanState` gives the same out
 text; that is what lets the streaming marker emit a block as soon as the next one starts.
 
 Protected (never changed, never counted): fenced and inline code, double- and single-quoted spans,
-lines that start like code, tables, block quotes, markup or JSON (``{ [ < | >`` or four spaces of
-indent), a whole text that starts with ``{`` or ``[``, and any token that is not a plain word
-(numbers, identifiers, URLs, paths, hyphenated words).
+lines that start like code, a shell command, a heading, a table, a block quote, markup or JSON (a code
+keyword, one of ``{ [ < | > # $ = /``, a token holding ``= ; ( ) { }``, or four spaces of indent), a
+whole text that starts with ``{``, ``[`` or a code keyword (unfenced source), and any token that is not
+a plain word (numbers, identifiers, URLs, paths, hyphenated words).
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ _RUN = re.compile(r"\S+")
 _WORD = re.compile(r"([(\[*]*)([A-Za-z]+(?:['’][A-Za-z]+)?)([.,;:!?)\]*]*)")
 _CUT = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\s*\n\s*(?=\S)")
 _SENT_END = re.compile(r"[.!?:][)\]*\"'”’`]*$")
+# A response whose first token is one of these is source code, not prose: left alone entirely.
+_CODE_TEXT = re.compile(
+    r"#include|#!|<\?php|(?:import|from|def|class|package|using|function|const|let|var|public|private|"
+    r"static|#define|SELECT|CREATE|INSERT|UPDATE|DELETE|WITH|fn|func|module|namespace|struct|enum|interface)$"
+)
+# A line starting like this is code, a shell command, a heading or markup: left alone.
+_CODE_LINE = re.compile(
+    r"(?:[{\[<|>#$}/)\]=]|(?:def|class|import|from|return|if|elif|else|for|while|try|except|catch|with|"
+    r"const|let|var|function|func|fn|print|echo|pip|npm|cd|sudo|git|public|private|static|int|void|async|"
+    r"await|yield|assert|raise|throw|switch|case)$)"
+)
+_CODE_CHARS = re.compile(r"[=;{}()]")
 
 Chooser = Callable[[Slot, str], int]
 
@@ -139,12 +152,14 @@ def _match(runs: list[str], ws: list[str], i: int, st: ScanState) -> tuple[Slot,
             )
             if ok and m is not None:
                 trail = m.group(3)
-        if ok and _eligible(slot, runs, ws, i + w, trail, st):
+        if ok and _eligible(slot, runs, ws, i, i + w, trail, st):
             return slot, vi, w, trail
     return None
 
 
-def _eligible(slot: Slot, runs: list[str], ws: list[str], j: int, trail: str, st: ScanState) -> bool:
+def _eligible(slot: Slot, runs: list[str], ws: list[str], i: int, j: int, trail: str, st: ScanState) -> bool:
+    if slot.capital and not runs[i].lstrip("([*")[:1].isupper():
+        return False
     if slot.comma and trail != ",":
         return False
     if slot.starts_sentence and not st.sentence:
@@ -182,10 +197,10 @@ def scan_block(block: str, st: ScanState, choose: Chooser | None, units: list[Un
         run = runs[i]
         if not st.seen:
             st.seen = True
-            st.raw = run[0] in "{["
+            st.raw = run[0] in "{[" or _CODE_TEXT.match(run) is not None
         if st.line_start:
             st.line_start = False
-            st.line_protected = st.indent >= 4 or run[0] in "{[<|>"
+            st.line_protected = st.indent >= 4 or _CODE_LINE.match(run) is not None or bool(_CODE_CHARS.search(run))
         shielded = st.raw or st.fence or st.inline or st.dquote or st.squote or st.line_protected
         held = False if st.raw else _toggles(st, run)
         found = None if shielded or held else _match(runs, ws, i, st)
