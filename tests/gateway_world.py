@@ -9,8 +9,8 @@ child process (so it can be killed) on a free port.
 from __future__ import annotations
 
 import asyncio
-import re
 import os
+import re
 import signal
 import socket
 import subprocess

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from gateway_world import GatewayProcess, Upstream, anthropic_request, openai_request, read_log, run_upstream
 
 
@@ -158,7 +159,7 @@ def test_slow_client_times_out_and_others_are_served(gw: tuple[Upstream, Gateway
 
 
 def test_gateway_survives_and_logs_only_real_exchanges(gw: tuple[Upstream, GatewayProcess]) -> None:
-    upstream, proc = gw
+    _, proc = gw
     r = httpx.post(proc.url + "/v1/messages", json=anthropic_request("still alive"), headers={"x-account-id": "h2"})
     assert r.status_code == 200
     health = proc.health()
