@@ -60,7 +60,7 @@ def recommend(campaign: dict[str, Any], pivots: list[dict[str, Any]] | None = No
         {
             "action": "screen new accounts against the campaign's indicators and share them with partners",
             "why": "the operators will return with fresh accounts on the same infrastructure "
-            "(`distillguard intel export`)",
+            "(distillguard intel export)",
         }
     )
     return actions

@@ -40,7 +40,8 @@ def script_json(fig: go.Figure) -> str:
 
 
 def capabilities_chart(capabilities: list[dict[str, Any]]) -> go.Figure:
-    caps = sorted((c for c in capabilities if c.get("name")), key=lambda c: c["share"])
+    # Areas under half a percent are noise on a bar chart; the JSON report keeps them all.
+    caps = sorted((c for c in capabilities if c.get("name") and c["share"] >= 0.005), key=lambda c: c["share"])
     fig = go.Figure(
         go.Bar(
             x=[round(100 * c["share"], 1) for c in caps],
