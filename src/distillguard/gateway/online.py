@@ -35,6 +35,7 @@ from distillguard.text import mask, network_of
 log = logging.getLogger(__name__)
 
 LINKS_FILE = "online-links.log"
+_NOT_SERVED = frozenset({401, 403, 429})
 
 
 class Counters:
@@ -95,6 +96,8 @@ def rebuild_counters(counters: Counters, log_dir: Path, now: float | None = None
                     acct = rec["account"]["id"]
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                     continue
+                if rec.get("status") in _NOT_SERVED:
+                    continue  # refused by the gateway: not part of the served rate
                 if ts >= since and isinstance(acct, str):
                     counters.hit(acct, ts)
                     n += 1
