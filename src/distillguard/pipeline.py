@@ -259,7 +259,7 @@ def analyze(
         lap("scoring")
         if options.replay_every is not None:
             say("replay")
-            first = first_flagged(con, scores.accounts, scores.clusters, rules, step=options.replay_every)
+            first = first_flagged(con, scores, rules, step=options.replay_every)
         else:
             first = _flagged_at_end(con, scores.accounts)
         lap("replay")

@@ -72,13 +72,9 @@ x AS (
 fam AS (
   SELECT cluster_id, family_id, count(*) AS c, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL
 ),
-size AS (SELECT cluster_id, count(*) AS n FROM a GROUP BY cluster_id),
-core AS (
-  SELECT f.cluster_id, f.family_id, f.c FROM fam f JOIN size s USING (cluster_id)
-  WHERE f.n_acc >= greatest(2, {core_min_share} * s.n)
-),
 fam_stats AS (
-  SELECT fam.cluster_id, coalesce(sum(core.c), 0) / sum(fam.c) AS core_family_share,
+  SELECT fam.cluster_id,
+         sum(CASE WHEN core.family_id IS NOT NULL THEN fam.c ELSE 0 END) / sum(fam.c) AS core_family_share,
          max(fam.c) / sum(fam.c) AS top_family_share, count(core.family_id) AS n_core_families
   FROM fam LEFT JOIN core USING (cluster_id, family_id) GROUP BY fam.cluster_id
 ),
@@ -148,22 +144,52 @@ LEFT JOIN burst b USING (cluster_id)
 ORDER BY s.cluster_id
 """
 
-_AFFINITY_SQL = """
+_CORE_SQL = """
 WITH x AS (
   SELECT e.account_id, a.cluster_id, f.family_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
 size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
 fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
-core AS (
-  SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id)
-  WHERE fam.n_acc >= greatest(2, {core_min_share} * size.n)
+everyone AS (
+  SELECT f.family_id, count(DISTINCT e.account_id) AS n_all
+  FROM {ex} e JOIN {fp} f USING (request_id) WHERE f.family_id IN (SELECT family_id FROM fam)
+  GROUP BY f.family_id
 )
-SELECT x.account_id,
-       avg(CASE WHEN core.family_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS affinity
-FROM x LEFT JOIN core USING (cluster_id, family_id)
-GROUP BY x.account_id
+SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id) JOIN everyone USING (family_id)
+WHERE fam.n_acc >= greatest(2, {min_share} * size.n) AND fam.n_acc >= {min_exclusive} * everyone.n_all
+ORDER BY fam.cluster_id, fam.family_id
 """
+
+_AFFINITY_SQL = """
+SELECT e.account_id, avg(CASE WHEN core.family_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS affinity
+FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+LEFT JOIN core ON core.cluster_id = a.cluster_id AND core.family_id = f.family_id
+GROUP BY e.account_id
+"""
+
+
+def core_families(
+    con: duckdb.DuckDBPyConnection,
+    acc: pa.Table,
+    *,
+    exchanges: str,
+    fp: str,
+    min_share: float,
+    min_exclusive: float,
+) -> pa.Table:
+    """cluster_id, family_id: the template families a cluster *shares*.
+
+    A family is shared by a cluster when at least ``min_share`` of its accounts (and two) use it, and it
+    is the cluster's own: at least ``min_exclusive`` of everyone using it is in the cluster. A template the
+    whole population uses (a greeting, a popular public prompt) is nobody's campaign template.
+    """
+    con.register("acc", acc.select(["account_id", "cluster_id"]))
+    try:
+        sql = _CORE_SQL.format(ex=exchanges, fp=fp, min_share=float(min_share), min_exclusive=float(min_exclusive))
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("acc")
 
 
 def cluster_features(
@@ -174,33 +200,33 @@ def cluster_features(
     fp: str,
     high_value: tuple[str, ...],
     large_budget: int,
-    core_min_share: float,
+    core: pa.Table,
 ) -> pa.Table:
     """``acc`` = account features with ``cluster_id``; ``releases`` must be registered (model, released)."""
     con.register("acc", acc)
+    con.register("core", core)
     try:
         sql = _CLUSTER_SQL.format(
             ex=exchanges,
             fp=fp,
             high_value=", ".join(f"'{c}'" for c in high_value),
             large_budget=int(large_budget),
-            core_min_share=float(core_min_share),
         )
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("acc")
+        con.unregister("core")
 
 
-def affinity(
-    con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, core_min_share: float
-) -> pa.Table:
+def affinity(con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
     """account_id, affinity: share of the account's traffic in its cluster's shared families."""
-    con.register("acc", acc)
+    con.register("acc", acc.select(["account_id", "cluster_id"]))
+    con.register("core", core)
     try:
-        sql = _AFFINITY_SQL.format(ex=exchanges, fp=fp, core_min_share=float(core_min_share))
-        return con.sql(sql).to_arrow_table()
+        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp)).to_arrow_table()
     finally:
         con.unregister("acc")
+        con.unregister("core")
 
 
 def link_summary(

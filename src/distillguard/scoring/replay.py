@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
+from distillguard.scoring.score import Scores
 
 _FLAGS = {
     "cot": "cot_elicitation OR reasoning_reconstruction OR trace_coercion",
@@ -49,12 +50,6 @@ WITH x AS (
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
 replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL),
-size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
-fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
-core AS (
-  SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id)
-  WHERE fam.n_acc >= greatest(2, {core_min_share} * size.n)
-)
 SELECT x.account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
 FROM x LEFT JOIN core USING (cluster_id, family_id)
 LEFT JOIN replies rp ON rp.account_id = x.account_id AND rp.d = x.context_digest
@@ -63,7 +58,15 @@ GROUP BY ALL ORDER BY b
 
 
 def _bucket_counts(
-    con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, t0: float, step: float, rules: RuleSet
+    con: duckdb.DuckDBPyConnection,
+    acc: pa.Table,
+    core: pa.Table,
+    *,
+    exchanges: str,
+    fp: str,
+    t0: float,
+    step: float,
+    rules: RuleSet,
 ) -> pa.Table:
     sums = ", ".join(f"sum(CASE WHEN {expr} THEN 1 ELSE 0 END) AS {name}" for name, expr in _FLAGS.items()).format(
         large_budget=int(rules.setting("large_thinking_budget")),
@@ -75,13 +78,14 @@ def _bucket_counts(
         t0=t0,
         step=step,
         sums=sums,
-        core_min_share=float(rules.setting("core_family_min_share")),
     )
     con.register("acc", acc.select(["account_id", "cluster_id"]))
+    con.register("core", core)
     try:
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("acc")
+        con.unregister("core")
 
 
 def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Table:
@@ -161,15 +165,15 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
 
 def first_flagged(
     con: duckdb.DuckDBPyConnection,
-    accounts: pa.Table,
-    clusters: pa.Table,
+    scores: Scores,
     rules: RuleSet,
     *,
     step: timedelta,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
 ) -> pa.Table:
-    """account_id, first_flagged_at for the accounts of ``accounts`` (scored, with cluster_id and flagged)."""
+    """account_id, first_flagged_at for the accounts of every cluster that holds a flagged account."""
+    accounts, clusters = scores.accounts, scores.clusters
     flagged_clusters = set(accounts.filter(accounts["flagged"])["cluster_id"].to_pylist())
     if not flagged_clusters:
         return pa.table(
@@ -179,7 +183,7 @@ def first_flagged(
     acc = accounts.filter(mask)
     t0 = float(con.sql(f"SELECT epoch(min(ts)) AS t FROM {exchanges}").to_arrow_table()["t"][0].as_py())
     step_s = step.total_seconds()
-    counts = _bucket_counts(con, acc, exchanges=exchanges, fp=fp, t0=t0, step=step_s, rules=rules)
+    counts = _bucket_counts(con, acc, scores.core, exchanges=exchanges, fp=fp, t0=t0, step=step_s, rules=rules)
     names = list(_FLAGS)
     ids = acc["account_id"].to_pylist()
     row_of = {a: i for i, a in enumerate(ids)}

@@ -11,7 +11,15 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.features.account import FEATURE_DOC, HIGH_VALUE
-from distillguard.scoring.cluster import CLUSTER_DOC, LINK_DOC, affinity, cluster_features, link_summary, synchrony
+from distillguard.scoring.cluster import (
+    CLUSTER_DOC,
+    LINK_DOC,
+    affinity,
+    cluster_features,
+    core_families,
+    link_summary,
+    synchrony,
+)
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
 
 ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size")
@@ -32,6 +40,8 @@ class Scores:
     """Features plus cluster_id, affinity, account_risk, campaign_risk, risk, flagged, evidence."""
     clusters: pa.Table
     """Cluster features plus synchrony, risk, evidence."""
+    core: pa.Table
+    """cluster_id, family_id: the template families each cluster shares (see ``core_families``)."""
 
 
 def _join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
@@ -52,12 +62,14 @@ def score(
 ) -> Scores:
     large_budget = int(rules.setting("large_thinking_budget"))
     core_min_share = float(rules.setting("core_family_min_share"))
+    core_exclusive = float(rules.setting("core_family_min_exclusive"))
     acc = _join(features.sort_by("account_id"), clusters, "account_id")
     sizes = (
         acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
     )
     acc = _join(acc, sizes, "cluster_id").sort_by("account_id")
-    aff = affinity(con, acc, exchanges=exchanges, fp=fp, core_min_share=core_min_share)
+    core = core_families(con, acc, exchanges=exchanges, fp=fp, min_share=core_min_share, min_exclusive=core_exclusive)
+    aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
     acc = _join(acc, aff, "account_id")
 
     con.register("releases", releases)
@@ -69,7 +81,7 @@ def score(
             fp=fp,
             high_value=HIGH_VALUE,
             large_budget=large_budget,
-            core_min_share=core_min_share,
+            core=core,
         )
     finally:
         con.unregister("releases")
@@ -128,4 +140,4 @@ def score(
     cl = cl.append_column("risk", pa.array(c_risk)).append_column(
         "evidence", pa.array(c_evidence, pa.list_(pa.string()))
     )
-    return Scores(accounts=acc, clusters=cl)
+    return Scores(accounts=acc, clusters=cl, core=core)
