@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -73,7 +75,7 @@ paths = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4), paths, json_values), min_size=1, max_size=6), st.binary(max_size=60))
 def test_hostile_records_are_stored_or_quarantined(mutations: list[tuple[int, list[str], Any]], junk: bytes) -> None:
     lines = [json.dumps(_mutate(BASE[i], path, value)).encode() for i, path, value in mutations]
@@ -86,3 +88,20 @@ def test_hostile_records_are_stored_or_quarantined(mutations: list[tuple[int, li
         assert read == exchanges.num_rows + quarantine.num_rows == nonblank
         lines_seen = exchanges.column("source_line").to_pylist() + quarantine.column("line").to_pylist()
         assert sorted(lines_seen) == [n for n, line in enumerate(lines, start=1) if line.strip()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.integers(1, 40), st.integers(1, 5))
+def test_spanned_blocks_read_back_the_same_lines(data: bytes, limit: int, block_lines: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "log.jsonl"
+        path.write_bytes(data)
+        chunks = [data[i : i + 7] for i in range(0, len(data), 7)]
+        plain = list(split_blocks(iter(chunks), limit, block_lines))
+        spanned = list(split_blocks(iter(chunks), limit, block_lines, spans=True))
+        assert [(b.first, b.count, b.oversize, b.end_offset) for b in plain] == [
+            (b.first, b.count, b.oversize, b.end_offset) for b in spanned
+        ]
+        for p, s in zip(plain, spanned, strict=True):
+            assert s.lines(str(path)) == p.lines()
+            assert (s.span is None) == bool(s.oversize)

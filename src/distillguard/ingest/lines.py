@@ -107,6 +107,10 @@ class Block:
     Oversized lines are empty in ``data`` and listed in ``oversize`` as (line number, size). ``error`` is
     (line number, reason, partial bytes) when the stream was damaged after the last line of the block.
     ``end_offset`` is the stream offset just after the block's last newline (or end of data).
+
+    A block of a plain file may instead carry only ``span`` (start and end offset in the file, ``data``
+    empty): a parser process then reads the bytes itself (``lines(path)``) rather than receive them through
+    a pipe. Only blocks without oversized lines are sent that way.
     """
 
     first: int
@@ -115,9 +119,22 @@ class Block:
     oversize: tuple[tuple[int, int], ...]
     end_offset: int
     error: tuple[int, str, bytes | None] | None = None
+    span: tuple[int, int] | None = None
 
-    def lines(self) -> list[bytes]:
-        return self.data.split(b"\n") if self.count else []
+    def lines(self, path: str | None = None) -> list[bytes]:
+        """The block's lines (a spanned block reads them from ``path``, the plain file it was cut from)."""
+        if not self.count:
+            return []
+        if self.span is None:
+            return self.data.split(b"\n")
+        start, end = self.span
+        with open(path or "", "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        lines = data[:-1].split(b"\n") if data.endswith(b"\n") else data.split(b"\n")
+        if len(lines) != self.count:
+            raise InputError(f"{path}: the file changed while it was being read (bytes {start}-{end})")
+        return lines
 
 
 def skip_bytes(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
@@ -137,8 +154,10 @@ class _Splitter:
     an empty run), so joining them with newlines gives the block's lines; ``count`` is their number.
     """
 
-    def __init__(self, limit: int, offset: int, number: int) -> None:
+    def __init__(self, limit: int, offset: int, number: int, spans: bool = False) -> None:
         self.limit = limit
+        self.spans = spans
+        self.start = offset
         self.offset = offset
         self.number = number
         self.pending: list[bytes] = []
@@ -205,21 +224,30 @@ class _Splitter:
             self.pending, self.pending_size = [], 0
 
     def block(self, error: tuple[int, str, bytes | None] | None = None) -> Block:
-        count = self.count
-        block = Block(self.number - count + 1, count, b"\n".join(self.parts), tuple(self.too_long), self.offset, error)
-        self.parts, self.count, self.too_long = [], 0, []
+        first, count, oversize = self.number - self.count + 1, self.count, tuple(self.too_long)
+        if self.spans and not oversize and error is None:
+            block = Block(first, count, b"", (), self.offset, None, (self.start, self.offset))
+        else:
+            block = Block(first, count, b"\n".join(self.parts), oversize, self.offset, error)
+        self.parts, self.count, self.too_long, self.start = [], 0, [], self.offset
         return block
 
 
 def split_blocks(
-    chunks: Iterator[bytes], limit: int, block_lines: int, start_offset: int = 0, start_number: int = 0
+    chunks: Iterator[bytes],
+    limit: int,
+    block_lines: int,
+    start_offset: int = 0,
+    start_number: int = 0,
+    spans: bool = False,
 ) -> Iterator[Block]:
     """Cut a chunk stream into blocks of about ``block_lines`` lines; the last block may be empty.
 
-    Lines are numbered from ``start_number + 1``. Splitting is done by C-level ``bytes.split`` per chunk, so
-    the reading process does little per-line work; a line longer than ``limit`` bytes is never held whole.
+    Lines are numbered from ``start_number + 1``. Lines are only counted (C-level ``bytes.count``), not
+    split, so the reading process does little per-line work; a line longer than ``limit`` bytes is never
+    held whole. ``spans`` (a plain, uncompressed file): blocks carry file offsets instead of bytes.
     """
-    state = _Splitter(limit, start_offset, start_number)
+    state = _Splitter(limit, start_offset, start_number, spans)
     iterator = iter(chunks)
     while True:
         try:

@@ -220,7 +220,7 @@ def normalize_block(source: str, block: Block, max_line_bytes: int, opts: Normal
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for number, data in enumerate(block.lines(), start=block.first):
+        for number, data in enumerate(block.lines(source), start=block.first):
             if too_long and number in too_long:
                 builder.reject(number, "line_too_long", f"{too_long[number]} bytes > {max_line_bytes}", None)
                 read += 1
@@ -250,7 +250,9 @@ def _read_jsonl(path: Path, opts: ReadOptions, resume: Resume, pool: Executor | 
         else:
             chunks = skip_bytes(byte_chunks(fh, compression), resume.offset)
         block_lines = min(opts.batch_rows, BLOCK_LINES)
-        blocks = split_blocks(chunks, opts.max_line_bytes, block_lines, resume.offset, resume.lines)
+        # parser processes read plain files themselves: the bytes need not travel through a pipe
+        spans = pool is not None and compression == "none"
+        blocks = split_blocks(chunks, opts.max_line_bytes, block_lines, resume.offset, resume.lines, spans)
         pending: list[Batch] = []
         for block, (exchanges, quarantine, read) in _map_ordered(pool, blocks, source, opts):
             last = block.first + block.count - 1 + (block.error is not None)
