@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import orjson
 
 from distillguard.errors import RecordError
@@ -41,6 +40,7 @@ from distillguard.gateway.marks import Marker
 from distillguard.gateway.online import Counters, Linker, rebuild_counters
 from distillguard.gateway.shapes import error_body
 from distillguard.gateway.transform import StreamRewriter, rewrite_body
+from distillguard.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamTimeout
 from distillguard.ingest.bodies import anthropic_body, openai_body
 from distillguard.policy.model import Policy
 from distillguard.policy.snapshot import read_snapshot
@@ -107,7 +107,7 @@ class Gateway:
         self.enforcement = Enforcement({})
         self.snapshot_key: tuple[int, int] | None = None
         self.stats = {"requests": 0, "forwarded": 0, "rejected": 0, "unlogged": 0, "upstream_errors": 0}
-        self.client: httpx.AsyncClient | None = None
+        self.upstream: UpstreamPool | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._account_header = config.account_header.lower().encode()
         self._ip_header = config.client_ip_header.lower().encode() if config.client_ip_header else None
@@ -119,16 +119,17 @@ class Gateway:
         n = await asyncio.to_thread(rebuild_counters, self.counters, self.config.log_dir)
         log.info("counters rebuilt from %d logged requests", n)
         await self.reload(force=True)
-        limits = httpx.Limits(max_connections=self.config.max_connections, max_keepalive_connections=128)
-        timeout = httpx.Timeout(self.config.upstream_timeout_s, connect=self.config.connect_timeout_s)
-        self.client = httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False)
+        cfg = self.config
+        self.upstream = UpstreamPool(
+            cfg.upstream_base, cfg.max_connections, cfg.connect_timeout_s, read_timeout=cfg.upstream_timeout_s
+        )
         self._watcher = asyncio.create_task(self._watch())
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        if self.client is not None:
-            await self.client.aclose()
+        if self.upstream is not None:
+            await self.upstream.aclose()
         await self.log.close()
 
     async def _watch(self) -> None:
@@ -390,46 +391,36 @@ class Exchange:
                 )
         return None
 
-    def _upstream_request(self, body: bytes) -> httpx.Request:
-        assert self.gw.client is not None
+    def _upstream_headers(self) -> list[tuple[bytes, bytes]]:
         named = self.headers.get(b"connection", b"")
         drop = _NOT_FORWARDED | {t.strip().lower() for t in named.split(b",")} if named else _NOT_FORWARDED
-        headers = [(k, v) for k, v in self.scope["headers"] if k.lower() not in drop]
-        url = self.gw.config.upstream_base + self.scope["path"]
-        return self.gw.client.build_request("POST", url, headers=headers, content=body)
+        return [(k, v) for k, v in self.scope["headers"] if k.lower() not in drop]
 
-    async def _open_upstream(self, body: bytes) -> httpx.Response:
-        assert self.gw.client is not None
+    async def _open_upstream(self, body: bytes) -> UpstreamResponse:
+        assert self.gw.upstream is not None
         try:
-            return await self.gw.client.send(self._upstream_request(body), stream=True)
-        except httpx.TimeoutException:
+            return await self.gw.upstream.request(self.scope["path"], self._upstream_headers(), body)
+        except UpstreamTimeout:
             self.gw.stats["upstream_errors"] += 1
             await self._log(504, None, fail_closed=False)
             raise Reject(504, "upstream timed out") from None
-        except httpx.HTTPError as exc:
+        except UpstreamError as exc:
             self.gw.stats["upstream_errors"] += 1
             await self._log(502, None, fail_closed=False)
-            raise Reject(502, f"upstream unreachable ({type(exc).__name__})") from None
+            raise Reject(502, f"upstream unavailable ({exc})") from None
 
-    async def _read_all(self, resp: httpx.Response) -> bytes:
-        limit = self.gw.config.max_response_bytes
-        parts, size = [], 0
+    async def _read_all(self, resp: UpstreamResponse) -> bytes:
         try:
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise Reject(502, "upstream response too large")
-                parts.append(chunk)
-        except httpx.TimeoutException:
+            return await resp.read(self.gw.config.max_response_bytes)
+        except UpstreamTimeout:
             raise Reject(504, "upstream timed out") from None
-        except httpx.HTTPError:
-            raise Reject(502, "upstream connection failed") from None
+        except UpstreamError as exc:
+            raise Reject(502, str(exc)) from None
         finally:
             await resp.aclose()
-        return b"".join(parts)
 
-    def _response_headers(self, resp: httpx.Response) -> list[tuple[bytes, bytes]]:
-        out = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _NOT_RETURNED]
+    def _response_headers(self, resp: UpstreamResponse) -> list[tuple[bytes, bytes]]:
+        out = [(k, v) for k, v in resp.headers if k not in _NOT_RETURNED]
         out.append((b"x-distillguard-request-id", self.request_id.encode()))
         return out
 
@@ -438,35 +429,35 @@ class Exchange:
         self.gw.stats["forwarded"] += 1
         data = await self._read_all(resp)
         parsed: Any = None
-        if data[:1] in (b"{", b"["):
+        if data[:1] == b"{":
             try:
                 parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
                 parsed = None
-        if isinstance(parsed, dict) and resp.status_code == 200 and verdict.changes_response:
+        if isinstance(parsed, dict) and resp.status == 200 and verdict.changes_response:
             parsed = rewrite_body(self.api, parsed, verdict.withhold, marker)
             data = orjson.dumps(parsed)
-        await self._log(resp.status_code, parsed if isinstance(parsed, dict) else None, fail_closed=True)
-        await respond(self.send, resp.status_code, data, self._response_headers(resp))
+        await self._log(resp.status, parsed if isinstance(parsed, dict) else None, fail_closed=True)
+        await respond(self.send, resp.status, data, self._response_headers(resp))
 
     async def _stream(self, body: bytes, verdict: Verdict, marker: Marker | None) -> None:
         resp = await self._open_upstream(body)
         self.gw.stats["forwarded"] += 1
-        if resp.status_code != 200 or not resp.headers.get("content-type", "").startswith("text/event-stream"):
+        if resp.status != 200 or not (resp.header(b"content-type") or b"").startswith(b"text/event-stream"):
             await self._plain_from(resp)
             return
         rw = StreamRewriter(self.api, verdict.withhold, marker)
         await self.send({"type": "http.response.start", "status": 200, "headers": self._response_headers(resp)})
         status = 200
         try:
-            async for chunk in resp.aiter_bytes():
+            async for chunk in resp.stream():
                 out = rw.feed(chunk)
                 if out:
                     await self.send({"type": "http.response.body", "body": out, "more_body": True})
             out = rw.close()
             if out:
                 await self.send({"type": "http.response.body", "body": out, "more_body": True})
-        except httpx.HTTPError:
+        except UpstreamError:
             status = 502  # the stream broke: log what was received; the client sees a truncated stream
         finally:
             await resp.aclose()
@@ -478,15 +469,15 @@ class Exchange:
             tail = rw.terminal
         await self.send({"type": "http.response.body", "body": tail, "more_body": False})
 
-    async def _plain_from(self, resp: httpx.Response) -> None:
+    async def _plain_from(self, resp: UpstreamResponse) -> None:
         data = await self._read_all(resp)
         parsed: Any = None
         try:
             parsed = orjson.loads(data) if data[:1] == b"{" else None
         except orjson.JSONDecodeError:
             parsed = None
-        await self._log(resp.status_code, parsed if isinstance(parsed, dict) else None, fail_closed=True)
-        await respond(self.send, resp.status_code, data, self._response_headers(resp))
+        await self._log(resp.status, parsed if isinstance(parsed, dict) else None, fail_closed=True)
+        await respond(self.send, resp.status, data, self._response_headers(resp))
 
     # ------------------------------------------------------------------ logging
 
