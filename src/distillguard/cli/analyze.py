@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from distillguard.alerts import write_alerts
 from distillguard.cli.app import app
 from distillguard.pipeline import AnalyzeOptions, analyze
 
@@ -49,12 +50,21 @@ def analyze_cmd(
         Path | None, typer.Option("--rules", help="Detection rule file (TOML); default: the packaged rules.")
     ] = None,
     memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 6GB.")] = None,
+    alerts: Annotated[
+        Path | None, typer.Option("--alerts", help="Also write SIEM alerts as ECS JSON lines to this file.")
+    ] = None,
+    alerts_hec: Annotated[
+        Path | None, typer.Option("--alerts-hec", help="Also write SIEM alerts as Splunk HEC events to this file.")
+    ] = None,
 ) -> None:
     """Fingerprint prompts, profile accounts, link hydra clusters into campaigns and score them with evidence."""
     console = Console(stderr=True)
     options = AnalyzeOptions(rules=rules, replay_every=parse_duration(replay_every), memory_limit=memory_limit)
     with console.status("analyze") as status:
         summary = analyze(inputs, out, options, store_path=store, step=lambda s: status.update(f"analyze: {s}"))
+    if alerts or alerts_hec:
+        sent = write_alerts(out, ecs_path=alerts, hec_path=alerts_hec)
+        console.print(f"alerts: {sent}")
     table = Table(title=f"analyze → {out}")
     table.add_column("what")
     table.add_column("count", justify="right")

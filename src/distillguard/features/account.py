@@ -223,7 +223,7 @@ cap AS (
   SELECT account_id, capability, count(*) AS c FROM x GROUP BY ALL
 ),
 cap_stats AS (
-  SELECT account_id, arg_max(capability, c) AS top_capability, max(p) AS top_capability_share,
+  SELECT account_id, first(capability ORDER BY c DESC, capability) AS top_capability, max(p) AS top_capability_share,
          -sum(p * ln(p)) / ln({n_caps}) AS capability_entropy,
          sum(CASE WHEN capability IN ({high_value}) THEN p ELSE 0 END) AS high_value_share
   FROM (SELECT account_id, capability, c, c / sum(c) OVER (PARTITION BY account_id) AS p FROM cap)

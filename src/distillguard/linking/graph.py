@@ -122,7 +122,10 @@ def incidence(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, *, exchanges: str
         tbl = con.sql(sql).to_arrow_table()
     finally:
         con.unregister("rules")
-    tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2))
+    # DuckDB returns rows in no fixed order; Louvain's result depends on node order, so fix it.
+    tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2)).sort_by(
+        [("account_id", "ascending"), ("kind", "ascending"), ("key", "ascending")]
+    )
     kinds = tbl["kind"].to_pylist()
     n_acc = tbl["n_accounts"].to_numpy().astype(np.float64)
     base = np.array([cfg.rules[k].weight for k in kinds], dtype=np.float64)
