@@ -289,13 +289,13 @@ class Exchange:
                 raise Reject(400, "invalid content-length")
             if int(declared) > cfg.max_body_bytes:
                 raise Reject(413, f"request body over {cfg.max_body_bytes} bytes")
-        deadline = time.monotonic() + cfg.body_timeout_s
+        deadline = asyncio.get_running_loop().time() + cfg.body_timeout_s
         parts: list[bytes] = []
         size = 0
         while True:
-            left = deadline - time.monotonic()
             try:
-                msg = await asyncio.wait_for(self.receive(), max(left, 0.001))
+                async with asyncio.timeout_at(deadline):
+                    msg = await self.receive()
             except TimeoutError:
                 raise Reject(408, "request body not received in time") from None
             if msg["type"] == "http.disconnect":

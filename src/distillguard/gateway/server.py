@@ -30,6 +30,7 @@ def uvicorn_config(app: Gateway, host: str, port: int) -> uvicorn.Config:
         limit_concurrency=app.config.max_connections * 2,
         h11_max_incomplete_event_size=64 * 1024,
         server_header=False,
+        proxy_headers=False,  # the client address comes from --client-ip-header, never from X-Forwarded-*
         date_header=False,
     )
 
