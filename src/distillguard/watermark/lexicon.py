@@ -8,8 +8,9 @@ the detector finds exactly the slots the marker used, whichever variant the mark
 Chosen for safety first: contractions that are always reversible in the listed contexts, sentence
 adverbials that are only swapped when followed by a comma, and adverbs whose senses coincide. Words
 with a second part of speech ("use", "start", "help") or idioms ("big deal", "not nearly") are left out.
-"is not"/"are not" are absent on purpose: they overlap "it is"/"it's" and would let a substitution
-create a new match for another slot.
+"is not"/"are not" skip the subjects that have their own contraction slot ("it is", "you are"), so no
+substitution can create a match for another slot. "need to"/"have to" is left out ("what you have to
+offer").
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Slot:
     only_next: frozenset[str] = frozenset()  # when set, the word after must be one of these
     starts_sentence: bool = False  # nothing but sentence punctuation (or a line start) comes before
     capital: bool = False  # written with a capital first letter (prose; code identifiers are lower case)
+    lower: bool = False  # written in lower case ("May" may be the month)
+    mid_sentence: bool = False  # never the first word of a sentence
 
     @property
     def k(self) -> int:
@@ -72,6 +75,25 @@ def _build() -> tuple[Slot, ...]:
         add((f"{pron} {verb}", f"{pron}{short}"), next_word=True, bad_next=_HAS | {"not"})
     for pron in ("you", "we", "they", "I"):
         add((f"{pron} will", f"{pron}'ll"), next_word=True, bad_next=frozenset({"not"}))
+    # "it is not" stays with the "it is" slot (which skips it); these take every other subject, and
+    # never start a sentence ("Is not Python ...?" would be a question).
+    it_etc = frozenset({"it", "that", "there", "what", "here"})
+    add(("is not", "isn't"), next_word=True, bad_next=_INVERSION, bad_prev=it_etc, mid_sentence=True)
+    they = frozenset({"you", "we", "they"})
+    add(("are not", "aren't"), next_word=True, bad_next=_INVERSION, bad_prev=they, mid_sentence=True)
+    # epistemic "may"; after I/you/we it often grants permission, which "might" would not
+    add(("may", "might"), next_word=True, bad_next=_INVERSION, bad_prev=frozenset({"i", "you", "we"}), lower=True)
+    not_noun = frozenset(  # "choose to", "choose between", "a select query": not interchangeable there
+        {"from", "of", "query", "statement", "box", "element", "between", "to", "whether", "which", "what", "how"}
+        | {"among", "one", "wisely"}
+    )
+    add(("select", "choose"), next_word=True, bad_next=not_noun)
+    add(("selecting", "choosing"), next_word=True)
+    # the complementiser before a subject pronoun: "I think (that) we should". Not before "you" or
+    # "it", which can be objects ("I recommend it", "think it over").
+    subjects = frozenset({"i", "he", "she", "we", "they", "there"})
+    for verb in ("think", "recommend", "suggest", "assume", "hope"):
+        add((f"{verb} that", verb), next_word=True, only_next=subjects)
     # "[x for example in examples]": a loop variable, not an example
     add(("for example", "for instance"), bad_next=frozenset({"in"}))
     for pair in (
@@ -98,8 +120,17 @@ def _build() -> tuple[Slot, ...]:
         ("first", "firstly"),
         ("second", "secondly"),
         ("finally", "lastly"),
+        ("sure", "certainly"),
     ):
         add(group, comma=True, starts_sentence=True, capital=True)
+    add(("note that", "keep in mind that"), starts_sentence=True, capital=True, next_word=True)
+    add(
+        ("let's", "let us"),
+        starts_sentence=True,
+        capital=True,
+        next_word=True,
+        bad_next=frozenset({"know", "in", "out"}),
+    )
     return tuple(slots)
 
 

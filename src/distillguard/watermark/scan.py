@@ -158,11 +158,12 @@ def _match(runs: list[str], ws: list[str], i: int, st: ScanState) -> tuple[Slot,
 
 
 def _eligible(slot: Slot, runs: list[str], ws: list[str], i: int, j: int, trail: str, st: ScanState) -> bool:
-    if slot.capital and not runs[i].lstrip("([*")[:1].isupper():
+    initial = runs[i].lstrip("([*")[:1]
+    if (slot.capital and not initial.isupper()) or (slot.lower and not initial.islower()):
         return False
     if slot.comma and trail != ",":
         return False
-    if slot.starts_sentence and not st.sentence:
+    if (slot.starts_sentence and not st.sentence) or (slot.mid_sentence and st.sentence):
         return False
     if st.prev in slot.bad_prev:
         return False
