@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from distillguard.errors import InputError
-from distillguard.fingerprint import sketch
+from distillguard.fingerprint.clustering import cluster
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.cues import (
     AREAS,
@@ -46,14 +46,6 @@ class Fingerprints:
 
     exchanges: pa.Table
     families: pa.Table
-
-
-@dataclass(frozen=True)
-class Clusters:
-    """Family of every unique skeleton of one role."""
-
-    family: I64  # int64 family id per skeleton
-    structure: npt.NDArray[np.int8]  # 0 exact, 1 near-duplicate merge, 2 template-view (wrapper) merge
 
 
 class _Collector:
@@ -154,46 +146,6 @@ def _timestamps(batch: pa.RecordBatch) -> I64:
     ts = batch.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     out: I64 = np.asarray(pc.fill_null(ts, _TS_NULL).to_numpy(zero_copy_only=False), dtype=np.int64)
     return out
-
-
-def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Clusters:
-    """Group the unique skeletons of one role into families (LSH candidates, verified, components)."""
-    sig = reg.signatures()
-    n = len(sig)
-    active = ~(sig == sketch.EMPTY_SLOT).all(axis=1)
-    edges: list[I64] = []
-    wrapper = np.zeros(0, dtype=np.int64)
-    accept: sketch.Accept | None = None
-    if template_view and n > 1:
-        flat, off = reg.window()
-        kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
-        tsig = sketch.signatures(kflat, koff, config.num_perm, config.seed)
-        t_active = np.diff(koff) >= config.template_min_run
-        t_edges = sketch.verified_edges(tsig, t_active, config.bands, config.rows, config.template_threshold)
-        edges.append(t_edges)
-        wrapper = t_edges[:, 0]
-
-        def accept(a: I64, b: I64) -> npt.NDArray[np.bool_]:
-            # Veto: two texts alike overall whose templates differ (or only one of which has a
-            # template) are one shared question inside two instructions, or bare; joining them would
-            # chain unrelated templates (and everyone who sent that question) together.
-            a_t, b_t = t_active[a], t_active[b]
-            agree = (tsig[a] == tsig[b]).mean(axis=1) >= config.template_veto
-            out: npt.NDArray[np.bool_] = ~(a_t | b_t) | (a_t & b_t & agree)
-            return out
-
-    edges.append(sketch.verified_edges(sig, active, config.bands, config.rows, config.threshold, accept))
-    labels = sketch.components(n, np.concatenate(edges))
-    hashes = reg.hashes()
-    comp_min = np.full(labels.max() + 1 if n else 0, np.iinfo(np.uint64).max, dtype=np.uint64)
-    np.minimum.at(comp_min, labels, hashes)
-    size = np.bincount(labels)
-    structure = np.where(size[labels] > 1, 1, 0).astype(np.int8)
-    if len(wrapper):
-        wrapped = np.zeros(len(size), dtype=bool)
-        wrapped[labels[wrapper]] = True
-        structure[wrapped[labels]] = 2
-    return Clusters(family=comp_min[labels].view(np.int64), structure=structure)
 
 
 def classify(

@@ -1,0 +1,187 @@
+"""Families of unique skeletons that cannot chain: every member is similar to its family's representative.
+
+LSH candidate pairs plus connected components chain: A ~ B, B ~ C, ... puts A and Z, which share nothing,
+in one family, and on real traffic that grew one family over most of the population. Components are
+therefore only *proposals*. Each proposal gets a representative, its medoid: the member that agrees
+most with the slot-wise majority of the proposal's signatures (ties: smallest skeleton hash, so the
+choice depends on the set, not on the order of arrival). Members similar to the representative stay;
+the others are proposed again among themselves (fresh LSH over only them) in the next round. A family's
+diameter is therefore bounded by twice the distance allowed to its representative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from distillguard.fingerprint import sketch
+from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.registry import Registry
+
+I64 = sketch.I64
+BoolArr = npt.NDArray[np.bool_]
+Propose = Callable[[BoolArr], I64]
+"""Candidate edges (verified pairs) among the rows marked active."""
+Similar = Callable[[I64, I64], BoolArr]
+"""Whether row a[i] may join the family whose representative is b[i]."""
+
+MAX_ROUNDS = 32
+PEEL = 64
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """Representative (row index) of every row's family, and whether that family has other rows."""
+
+    rep: I64
+    merged: BoolArr
+
+
+def medoid_order(labels: I64, sig: sketch.U32, hashes: npt.NDArray[np.uint64]) -> I64:
+    """Rows sorted by label, then most central first: most slots equal to the label's slot-wise
+    majority value (ties: smallest hash, so the order depends on the set, not on arrival).
+
+    Cost: one sort per signature slot over the rows given (only rows of multi-row proposals come here).
+    """
+    n = len(labels)
+    k = int(labels.max()) + 1 if n else 0
+    agree = np.zeros(n, dtype=np.int64)
+    for j in range(sig.shape[1]):
+        key = (labels.astype(np.uint64) << np.uint64(32)) | sig[:, j].astype(np.uint64)
+        uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+        best = np.zeros(k, dtype=np.int64)
+        np.maximum.at(best, (uniq >> np.uint64(32)).astype(np.int64), counts)
+        agree += counts[inv] == best[labels]  # ties between values: both count as majority
+    out: I64 = np.lexsort((hashes, -agree, labels))
+    return out
+
+
+def bounded_families(
+    n: int, sig: sketch.U32, hashes: npt.NDArray[np.uint64], propose: Propose, similar: Similar
+) -> Bounded:
+    """Split proposals (components of ``propose``'s edges) until every member is ``similar`` to its
+    family's representative; ``sig`` (rows x slots) is what centrality is measured on.
+
+    Per round, each proposal takes up to ``PEEL`` representatives in turn, most central first, each
+    taking the unassigned members similar to it; what is left is proposed again among itself.
+    """
+    rep = np.arange(n, dtype=np.int64)
+    todo = np.ones(n, dtype=bool)
+    for _ in range(MAX_ROUNDS):
+        edges = propose(todo)
+        if len(edges) == 0:
+            break
+        labels = sketch.components(n, edges)
+        size = np.bincount(labels)
+        multi = np.flatnonzero(todo & (size[labels] > 1))
+        if len(multi) == 0:
+            break
+        _, local = np.unique(labels[multi], return_inverse=True)
+        local = local.astype(np.int64)
+        order = medoid_order(local, sig[multi], hashes[multi])
+        rows, lab = multi[order], local[order]  # by proposal, most central first
+        left = np.ones(len(rows), dtype=bool)
+        for _ in range(PEEL):
+            pos = np.flatnonzero(left)
+            if len(pos) == 0:
+                break
+            head = np.ones(len(pos), dtype=bool)
+            head[1:] = lab[pos][1:] != lab[pos][:-1]
+            centre = np.empty(int(lab.max()) + 1, dtype=np.int64)
+            centre[lab[pos][head]] = rows[pos][head]
+            c = centre[lab[pos]]
+            ok = head | similar(rows[pos], c)
+            rep[rows[pos][ok]] = c[ok]
+            left[pos[ok]] = False
+        todo[:] = False
+        todo[rows[left]] = True  # proposed again, among themselves only
+        if not todo.any():
+            break
+    counts = np.bincount(rep, minlength=n)
+    return Bounded(rep=rep, merged=counts[rep] > 1)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Family of every unique skeleton of one role."""
+
+    family: I64  # int64 family id per skeleton
+    structure: npt.NDArray[np.int8]  # 0 exact, 1 near-duplicate merge, 2 template-view (wrapper) merge
+
+
+def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Clusters:
+    """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives)."""
+    sig = reg.signatures()
+    n = len(sig)
+    hashes = reg.hashes()
+    active = ~(sig == sketch.EMPTY_SLOT).all(axis=1)
+    whole_ok = _similar_rows(sig, config.threshold)
+    if template_view and n > 1:
+        flat, off = reg.window()
+        kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
+        tsig = sketch.signatures(kflat, koff, config.num_perm, config.seed)
+        t_active = np.diff(koff) >= config.template_min_run
+        tmpl_ok = _similar_rows(tsig, config.template_threshold)
+        veto_ok = _similar_rows(tsig, config.template_veto)
+
+        def whole(a: I64, b: I64) -> BoolArr:
+            # Veto: two texts alike overall whose templates differ (or only one of which has a
+            # template) are one shared question inside two instructions, or bare; joining them would
+            # chain unrelated templates (and everyone who sent that question) together.
+            a_t, b_t = t_active[a], t_active[b]
+            out: BoolArr = whole_ok(a, b) & (~(a_t | b_t) | (a_t & b_t & veto_ok(a, b)))
+            return out
+
+        def wrapper(a: I64, b: I64) -> BoolArr:
+            out: BoolArr = t_active[a] & t_active[b] & tmpl_ok(a, b)
+            return out
+
+        def propose(todo: BoolArr) -> I64:
+            rows, t = config.rows, config.template_threshold
+            t_edges = sketch.verified_edges(tsig, todo & t_active, config.bands, rows, t)
+            w_edges = sketch.verified_edges(sig, todo & active, config.bands, rows, config.threshold, whole)
+            return np.concatenate([t_edges, w_edges])
+
+        medoid_sig = np.concatenate([sig, tsig], axis=1)
+    else:
+
+        def whole(a: I64, b: I64) -> BoolArr:
+            return whole_ok(a, b)
+
+        def wrapper(a: I64, b: I64) -> BoolArr:
+            return np.zeros(len(a), dtype=bool)
+
+        def propose(todo: BoolArr) -> I64:
+            return sketch.verified_edges(sig, todo & active, config.bands, config.rows, config.threshold)
+
+        medoid_sig = sig
+
+    def similar(a: I64, b: I64) -> BoolArr:
+        return whole(a, b) | wrapper(a, b)
+
+    fam = bounded_families(n, medoid_sig, hashes, propose, similar)
+    family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(family_min, fam.rep, hashes)
+    structure = fam.merged.astype(np.int8)
+    joined = np.flatnonzero(fam.merged & (fam.rep != np.arange(n)))
+    by_template = joined[~whole(joined, fam.rep[joined]) & wrapper(joined, fam.rep[joined])]
+    wrapped = np.zeros(n, dtype=bool)
+    wrapped[fam.rep[by_template]] = True
+    structure[fam.merged & wrapped[fam.rep]] = 2
+    return Clusters(family=family_min[fam.rep].view(np.int64), structure=structure)
+
+
+def _similar_rows(sig: sketch.U32, threshold: float) -> Similar:
+    """Share of equal MinHash slots of two rows reaches ``threshold`` (estimated Jaccard similarity)."""
+
+    def test(a: I64, b: I64) -> BoolArr:
+        out = np.zeros(len(a), dtype=bool)
+        for lo in range(0, len(a), 1 << 16):  # bounded temporaries
+            hi = lo + (1 << 16)
+            out[lo:hi] = (sig[a[lo:hi]] == sig[b[lo:hi]]).mean(axis=1) >= threshold
+        return out
+
+    return test

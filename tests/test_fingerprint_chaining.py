@@ -1,0 +1,73 @@
+"""Families cannot chain: A ~ B ~ C ... ~ Z must not put A and Z (which share nothing) in one family."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+from distillguard.fingerprint import fingerprint
+from fingerprint_data import rows_to_table
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Plain lower-case pseudo-words: nothing in them is masked, and no two prompts share them by accident.
+WORDS = ["".join(p) for p in product(("ba", "ko", "mi", "tu", "se"), ("ral", "pen", "dov", "lix", "gum"), "aoeiu")]
+STEP, WIDTH, LINKS = 2, 20, 40
+
+
+def _chain() -> list[str]:
+    """Prompt i is a window of WIDTH words starting at word STEP * i: neighbours share 90% of their
+    words, prompts more than WIDTH / STEP apart share none."""
+    assert len(WORDS) >= STEP * LINKS + WIDTH
+    return [" ".join(WORDS[STEP * i : STEP * i + WIDTH]) for i in range(LINKS)]
+
+
+def _families(texts: list[str]) -> list[int]:
+    table = rows_to_table([{"first_user_text": t, "account_id": f"a{i}"} for i, t in enumerate(texts)])
+    return fingerprint(table.to_batches(max_chunksize=13)).exchanges.column("family_id").to_pylist()
+
+
+def test_a_chain_of_similar_neighbours_is_not_one_family() -> None:
+    fams = _families(_chain())
+    assert fams[0] != fams[-1]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, f in enumerate(fams):
+        members[f].append(i)
+    # Neighbours still group (the chain is not shattered into singletons) ...
+    assert max(len(m) for m in members.values()) >= 3
+    # ... but a family spans a bounded stretch: every member is similar to one representative,
+    # so no family holds two prompts that share no word.
+    assert all(STEP * (max(m) - min(m)) < WIDTH for m in members.values())
+
+
+def test_a_chain_inside_a_wrapper_is_not_one_family() -> None:
+    # The template view sees the chain's shared runs as instructions: it must not chain either.
+    texts = [f"{t}. Answer briefly: {q}" for t, q in zip(_chain(), WORDS[::-1], strict=False)]
+    fams = _families(texts)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, f in enumerate(fams):
+        members[f].append(i)
+    assert all(STEP * (max(m) - min(m)) < WIDTH for m in members.values())
+
+
+def _real_singles() -> list[str]:
+    out: list[str] = []
+    with (SHARED_DATA / "gsm8k/train.jsonl").open(encoding="utf-8") as fh:
+        out += [json.loads(line)["question"] for _, line in zip(range(1500), fh, strict=False)]
+    with (SHARED_DATA / "arena-hard/arena-hard-v0.1_question.jsonl").open(encoding="utf-8") as fh:
+        out += [json.loads(line)["turns"][0]["content"] for line in fh]
+    for name in ("en_100_text.jsonl", "prompt_lottery_en_250_text.jsonl", "multilingual-60.jsonl"):
+        with (SHARED_DATA / "oasst" / name).open(encoding="utf-8") as fh:
+            out += [json.loads(line) for line in fh]
+    return list(dict.fromkeys(t for t in out if t.strip()))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "gsm8k").is_dir(), reason="shared real corpora absent")
+def test_unrelated_real_prompts_form_no_large_family() -> None:
+    texts = _real_singles()
+    assert len(texts) > 1500
+    sizes = Counter(_families(texts))
+    assert max(sizes.values()) <= 10, sizes.most_common(3)
