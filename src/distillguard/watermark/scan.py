@@ -36,6 +36,14 @@ _CODE_LINE = re.compile(
     r"await|yield|assert|raise|throw|switch|case)$)"
 )
 _CODE_CHARS = re.compile(r"[=;{}()]")
+_DELIM = re.compile("[`\"“”'‘’]")
+_EDGE = "([*.,;:!?)]"
+
+
+def _prev_word(run: str) -> str:
+    m = _WORD.fullmatch(run)
+    return _norm(m.group(2)) if m is not None else ""
+
 
 Chooser = Callable[[Slot, str], int]
 
@@ -62,7 +70,7 @@ class ScanState:
     line_start: bool = True
     indent: int = 0
     line_protected: bool = False
-    prev: str = ""  # the previous plain word, lower case ("" after anything else)
+    prev_run: str = ""  # the previous token when it could be a plain word ("" after anything else)
     sentence: bool = True  # the previous token ended a sentence (or nothing came before)
 
 
@@ -83,6 +91,8 @@ def _space(st: ScanState, ws: str) -> None:
 
 def _toggles(st: ScanState, run: str) -> bool:
     """Update code and quote state for ``run``; True when the run itself holds a delimiter."""
+    if _DELIM.search(run) is None:
+        return False
     held = False
     if "`" in run:
         held = True
@@ -124,7 +134,7 @@ def _next_core(runs: list[str], ws: list[str], j: int, trail: str) -> str | None
     return _norm(m.group(2)).split("'")[0]
 
 
-def _match(runs: list[str], ws: list[str], i: int, st: ScanState) -> tuple[Slot, int, int, str] | None:
+def _match(runs: list[str], ws: list[str], i: int, st: ScanState, prev: str) -> tuple[Slot, int, int, str] | None:
     """The slot starting at run ``i``: (slot, observed variant, runs used, trailing punctuation)."""
     first = _WORD.fullmatch(runs[i])
     if first is None:
@@ -152,12 +162,12 @@ def _match(runs: list[str], ws: list[str], i: int, st: ScanState) -> tuple[Slot,
             )
             if ok and m is not None:
                 trail = m.group(3)
-        if ok and _eligible(slot, runs, ws, i, i + w, trail, st):
+        if ok and _eligible(slot, runs, ws, i, i + w, trail, st, prev):
             return slot, vi, w, trail
     return None
 
 
-def _eligible(slot: Slot, runs: list[str], ws: list[str], i: int, j: int, trail: str, st: ScanState) -> bool:
+def _eligible(slot: Slot, runs: list[str], ws: list[str], i: int, j: int, trail: str, st: ScanState, prev: str) -> bool:
     initial = runs[i].lstrip("([*")[:1]
     if (slot.capital and not initial.isupper()) or (slot.lower and not initial.islower()):
         return False
@@ -165,7 +175,7 @@ def _eligible(slot: Slot, runs: list[str], ws: list[str], i: int, j: int, trail:
         return False
     if (slot.starts_sentence and not st.sentence) or (slot.mid_sentence and st.sentence):
         return False
-    if st.prev in slot.bad_prev:
+    if prev in slot.bad_prev:
         return False
     nxt = _next_core(runs, ws, j, trail)
     if nxt is None:
@@ -204,23 +214,25 @@ def scan_block(block: str, st: ScanState, choose: Chooser | None, units: list[Un
             st.line_protected = st.indent >= 4 or _CODE_LINE.match(run) is not None or bool(_CODE_CHARS.search(run))
         shielded = st.raw or st.fence or st.inline or st.dquote or st.squote or st.line_protected
         held = False if st.raw else _toggles(st, run)
-        found = None if shielded or held else _match(runs, ws, i, st)
+        found = None
+        if not (shielded or held) and _norm(run.strip(_EDGE)) in BY_FIRST:
+            prev = _prev_word(st.prev_run)
+            found = _match(runs, ws, i, st, prev)
         if found is None:
             out.append(ws[i] + run)
-            m = None if shielded or held else _WORD.fullmatch(run)
-            st.prev = _norm(m.group(2)) if m is not None else ""
+            st.prev_run = "" if shielded or held else run
             st.sentence = _SENT_END.search(run) is not None
             i += 1
             continue
         slot, vi, w, trail = found
-        target = vi if choose is None else choose(slot, st.prev)
+        target = vi if choose is None else choose(slot, prev)
         if target == vi:
             out.append("".join(ws[i + j] + runs[i + j] for j in range(w)))
         else:
             out.append(ws[i] + _render(slot, target, runs, i, w, trail))
         if units is not None:
-            units.append(Unit(slot.sid, st.prev, target))
-        st.prev = _norm(slot.variants[target].split()[-1])
+            units.append(Unit(slot.sid, prev, target))
+        st.prev_run = slot.variants[target].split()[-1]
         st.sentence = _SENT_END.search(trail) is not None
         i += w
     tail = block[spans[-1][1] :] if spans else block
