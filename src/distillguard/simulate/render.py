@@ -371,9 +371,7 @@ def _anthropic_req(x: _Args) -> dict[str, Any]:
         body["system"] = x.system
     body["messages"] = msgs
     if x.tools:
-        body["tools"] = [
-            {"name": t, "description": _TOOL_DESC.format(name=t), "input_schema": {"type": "object"}} for t in x.tools
-        ]
+        body["tools"] = _anthropic_tools(x.tools)
     if x.think:
         body["thinking"] = {"type": "enabled", "budget_tokens": x.budget}
     elif x.temperature is not None:

@@ -335,6 +335,7 @@ def coercion(key: str, lang: str) -> str:
     return house(key).coerce.format(lang=lang)
 
 
+@lru_cache(maxsize=16_384)  # seeding a Random per conversation was measurable
 def personal_system(seed: int, cap: str) -> str:
     """A system prompt one individual wrote for themself (most people send none)."""
     r = _rng("personal", seed)
