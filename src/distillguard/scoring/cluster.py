@@ -57,7 +57,9 @@ LINK_DOC: dict[str, str] = {
     "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
 }
 
-IDENTITY_KINDS = ("payment", "client", "user_agent", "net", "created", "email_domain", "asn", "params")
+# An ASN (a cloud, a carrier) and a request-parameter signature (an SDK's defaults) are shared by
+# independent customers everywhere: they link accounts for community detection but prove no identity.
+IDENTITY_KINDS = ("payment", "client", "user_agent", "net", "created", "email_domain")
 CONTENT_KINDS = ("family", "system")
 
 _CLUSTER_SQL = """
