@@ -275,3 +275,16 @@ def test_unfenced_code_is_left_alone() -> None:
             assert mark_text(src, key) == src
         for line in lines:
             assert line in mark_text(f"{prose}\n{line}\n{prose}", key)
+
+
+def test_watermark_imports_only_errors_text_and_schema() -> None:
+    import ast
+    from pathlib import Path
+
+    import distillguard.watermark as wm
+
+    allowed = {"distillguard.errors", "distillguard.text", "distillguard.schema"}
+    for path in Path(wm.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("distillguard"):
+                assert node.module in allowed or node.module.startswith("distillguard.watermark"), (path, node.module)
