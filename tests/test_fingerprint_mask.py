@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillguard.errors import ConfigError
 from distillguard.fingerprint import FingerprintConfig
-from distillguard.text import mask
+from distillguard.text import mask, mask_array
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.mark.parametrize(
@@ -31,8 +37,37 @@ def test_mask_examples(text: str, expected: str) -> None:
     assert mask(text) == expected
 
 
-def test_mask_cap_bounds_the_work() -> None:
-    assert mask("word " * 1000, cap=20) == "word word word word"
+def test_mask_cap_keeps_head_and_tail() -> None:
+    # Three quarters of the cap from the head, one from the tail: instructions sit at either end.
+    assert mask("head " * 500 + "Answer briefly.", cap=60) == " ".join(["head"] * 9) + " … Answer briefly."
+    assert mask("short text", cap=60) == "short text"
+
+
+ALPHABET = st.sampled_from([*list("aZ09 _-'\"`/@.:\n\t“”«»"), "https://", "www.", "French", "Alice", "\xa0", "\ue000"])
+TRICKY = st.lists(ALPHABET, max_size=60).map("".join) | st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(TRICKY, min_size=1, max_size=5), st.sampled_from([None, 16, 64]))
+def test_mask_array_equals_mask(texts: list[str], cap: int | None) -> None:
+    assert mask_array(pa.array(texts), cap).to_pylist() == [mask(t, cap) for t in texts]
+
+
+def _real_texts() -> list[str]:
+    out: list[str] = []
+    with (SHARED_DATA / "arena-hard/arena-hard-v0.1_question.jsonl").open(encoding="utf-8") as fh:
+        out += [json.loads(line)["turns"][0]["content"] for line in fh]
+    with (SHARED_DATA / "sharegpt/sharegpt92k_sample_1000.jsonl").open(encoding="utf-8") as fh:
+        turns = (t for line in fh for t in json.loads(line)["conversations"])
+        out += [t["value"] for t in turns if t.get("from") == "human" and isinstance(t.get("value"), str)]
+    return out
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "arena-hard").is_dir(), reason="shared real corpora absent")
+def test_mask_array_equals_mask_on_real_prompts() -> None:
+    texts = _real_texts()
+    for cap in (None, 800):
+        assert mask_array(pa.array(texts), cap).to_pylist() == [mask(t, cap) for t in texts]
 
 
 @settings(max_examples=300, deadline=None)

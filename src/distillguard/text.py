@@ -1,70 +1,183 @@
 """Masking of variable spans: the skeleton of a prompt, which is what a template family shares.
 
-Pure functions, no state. Used by ingest (privacy mode stores only skeletons) and by fingerprinting.
-A prompt built by filling a template's slots keeps its skeleton when the slot values change: numbers,
-quoted text, code, URLs, e-mail addresses, file paths, identifiers, capitalised names and long opaque
-tokens are each replaced by one placeholder.
+Pure functions, no state. Used by ingest (privacy mode stores only skeletons), by fingerprinting and by
+the gateway. A prompt built by filling a template's slots keeps its skeleton when the slot values
+change: numbers, quoted text, code, URLs, e-mail addresses, file paths, identifiers, capitalised names
+and long opaque tokens are each replaced by one placeholder.
+
+Two implementations with one meaning: ``mask`` (one Python string, Python's ``re``) and ``mask_array``
+(an Arrow array, RE2 kernels, no Python string per row; what the fingerprint stage runs). Both are
+built from the same pattern list, written in the syntax the two engines share: ASCII classes
+(``re.ASCII``), no look-around (boundaries are captured and written back), and the explicit
+whitespace set of ``str.split``. A differential test holds them equal.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import sys
+from dataclasses import dataclass
 from functools import lru_cache
 
-_FENCED_CODE = re.compile(r"```.*?(?:```|$)", re.S)
-_INLINE_CODE = re.compile(r"`[^`\n]{1,200}`")
-_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]*\w")
-_PATH = re.compile(r"(?:[A-Za-z]:)?[\w.~-]*/[\w.-]+/[\w./-]*")
-_DQUOTE = re.compile(r"\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|«[^»\n]{1,400}»|「[^」\n]{1,400}」")
-_SQUOTE = re.compile(r"(?<![\w])'[^'\n]{3,400}'(?![\w])")
-_LONGTOKEN = re.compile(r"[A-Za-z0-9_-]{12,}")
-_DIGIT = re.compile(r"[0-9]")
-_NUMBER = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?")
-_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
-_CAMEL = re.compile(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b")
-_CAMEL_GATE = re.compile(r"[a-z][A-Z]")
-# Language names are capitalised but are part of an instruction ("answer in French"), not a slot.
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_WS_CHARS = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+_WS = "".join(f"\\x{{{ord(c):x}}}" for c in _WS_CHARS)  # RE2 syntax; _py rewrites it for Python
+_T = "A-Za-z0-9_-"  # characters of an opaque token
+_L = "A-Za-z_-"  # ... other than digits
 _LANGUAGES = "English|Chinese|Mandarin|Spanish|French|German|Russian|Japanese|Korean|Arabic|Portuguese|Italian|Hindi"
-_NAME = re.compile(rf"([a-z,;:] )(?!(?:{_LANGUAGES})\b)[A-Z][a-z]+(?: [A-Z][a-z]+)*")
+_KEEP = "\ue000"  # marks a language name for the name pass, then removed (private use: never output)
+ELLIPSIS = " … "
+"""Joins the head and the tail of a text longer than the cap."""
+
+
+@dataclass(frozen=True)
+class _Pass:
+    pattern: str  # shared syntax; "{END}" stands for the end of the text
+    rewrite: str  # "\\1"-style group references
+    gate: tuple[str, ...]  # literals one of which a text must contain for the pass to run (empty: always)
+    scan: str | None = None  # a cheaper regex every text the pattern can change matches (Arrow gate)
+
+
+# In order: later patterns see earlier placeholders. A long token mixing letters and digits (key,
+# hash, uuid) is one <id>: it is a maximal run of 12+ token characters whose first digit sits at
+# position i, written as one alternative per i because neither engine may look around.
+_LONG_ID = "|".join([*(f"[{_L}]{{{i}}}[0-9][{_T}]{{{11 - i},}}" for i in range(11)), f"[{_L}]{{11,}}[0-9][{_T}]*"])
+_ID_REWRITE = r"\1 <id> "
+_PASSES: tuple[_Pass, ...] = (
+    _Pass(r"```(?s:.)*?(?:```|{END})", " <code> ", ("`",)),
+    _Pass(r"`[^`\n]{1,200}`", " <code> ", ("`",)),
+    _Pass(
+        rf"\b(?:[Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp])://[^{_WS}]+|\b[Ww][Ww][Ww]\.[^{_WS}]+",
+        " <url> ",
+        ("://", "www.", "WWW.", "Www."),
+    ),
+    _Pass(r"[\w.+-]+@[\w-]+\.[\w.-]*\w", " <email> ", ("@",)),
+    _Pass(r"(?:[A-Za-z]:)?[\w.~-]*/[\w.-]+/[\w./-]*", " <path> ", ("/",)),
+    _Pass('"[^"\\n]{1,400}"', " <quote> ", ('"',)),
+    _Pass("“[^”\\n]{1,400}”|«[^»\\n]{1,400}»|「[^」\\n]{1,400}」", " <quote> ", ("“", "«", "「")),
+    # A boundary on each side keeps apostrophes (it's, don't) out; the trailing one is consumed, so a
+    # quote right after a masked one is caught by the second, identical pass.
+    _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
+    _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
+    _Pass(rf"(^|[^{_T}])(?:{_LONG_ID})", _ID_REWRITE, tuple("0123456789"), f"[0-9][{_T}]{{6}}|[{_T}]{{6}}[0-9]"),
+    _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789")),
+    _Pass(r"\b[a-z]+(?:_[a-z0-9]+)+\b", " <ident> ", ("_",)),
+    _Pass(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b", " <ident> ", (), "[a-z][A-Z]"),
+    # Language names are capitalised but are part of an instruction ("answer in French"), not a slot:
+    # marked first, so the name pattern cannot start on them, and unmarked after.
+    _Pass(rf"\b({_LANGUAGES})\b", _KEEP + r"\1", (), _LANGUAGES),
+    _Pass(r"([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", r"\1<name>", ()),
+)
+
+
+def _py(p: _Pass) -> tuple[re.Pattern[str], str]:
+    pattern = p.pattern.replace("{END}", r"\Z")
+    pattern = re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: f"\\U{int(m.group(1), 16):08x}", pattern)
+    return re.compile(pattern, re.ASCII), p.rewrite
+
+
+def _re2(p: _Pass) -> str:
+    return p.pattern.replace("{END}", r"\z")
+
+
+_PY = tuple(_py(p) for p in _PASSES)
+_RE2 = tuple(_re2(p) for p in _PASSES)
+_PY_SCAN = tuple(re.compile(p.scan) if p.scan else None for p in _PASSES)
+# Whitespace as str.split() sees it; in Arrow, the rare non-ASCII kinds become a space first, so the
+# collapsing pattern stays ASCII (a class of multi-byte characters makes RE2 several times slower).
+_WS_ASCII = "".join(c for c in _WS_CHARS if c.isascii())
+_WS_WIDE = "".join(f"\\x{{{ord(c):x}}}" for c in _WS_CHARS if not c.isascii())
+_WS_ODD = "".join(f"\\x{{{ord(c):x}}}" for c in _WS_ASCII if c != " ")
+_WS_RUN_RE2 = f"[{_WS_ODD} ]{{2,}}|[{_WS_ODD}]"
+_WS_RUN_GATE = f"[{_WS_ODD}]|  "
+# The long-token pass in Python: same matches (maximal runs of 12+ token characters with a digit),
+# found the quicker way Python's engine allows (one simple pattern and a test per match).
+_LONG_RUN = re.compile(f"[{_T}]{{12,}}")
+_DIGIT = re.compile("[0-9]")
 
 
 def _long_token(m: re.Match[str]) -> str:
-    # An opaque id (key, hash, uuid) mixes letters with digits; a long plain word is kept.
     tok = m.group()
     return " <id> " if _DIGIT.search(tok) else tok
+
+
+def _head_tail(text: str, cap: int) -> str:
+    head = cap - cap // 4
+    return text[:head] + ELLIPSIS + text[len(text) - cap // 4 :]
 
 
 def mask(text: str, cap: int | None = None) -> str:
     """Return the skeleton of ``text``: variable spans replaced by placeholders, whitespace collapsed.
 
-    ``cap`` bounds the work on huge inputs: only the first ``cap`` characters are masked. Idempotent:
-    ``mask(mask(t)) == mask(t)``. Each pattern runs only when a cheap substring test says it can
-    match, because a regex scan costs microseconds per pattern and masking is on the hot path.
+    ``cap`` bounds the work on long inputs: only the first three quarters and the last quarter of
+    ``cap`` characters are masked (instructions sit at the head or the tail of a prompt), joined by
+    ``ELLIPSIS``. Idempotent without a cap: ``mask(mask(t)) == mask(t)``. Equal to ``mask_array``.
     """
     if cap is not None and len(text) > cap:
-        text = text[:cap]
-    if "`" in text:
-        text = _INLINE_CODE.sub(" <code> ", _FENCED_CODE.sub(" <code> ", text))
-    if "://" in text or "www." in text:
-        text = _URL.sub(" <url> ", text)
-    if "@" in text:
-        text = _EMAIL.sub(" <email> ", text)
-    if text.count("/") >= 2:
-        text = _PATH.sub(" <path> ", text)
-    if '"' in text or "“" in text or "«" in text or "「" in text:
-        text = _DQUOTE.sub(" <quote> ", text)
-    if "'" in text:
-        text = _SQUOTE.sub(" <quote> ", text)
-    if _DIGIT.search(text):
-        text = _NUMBER.sub(" <num> ", _LONGTOKEN.sub(_long_token, text))
-    if "_" in text:
-        text = _SNAKE.sub(" <ident> ", text)
-    if _CAMEL_GATE.search(text):
-        text = _CAMEL.sub(" <ident> ", text)
-    text = _NAME.sub(r"\1<name>", text)
-    return " ".join(text.split())
+        text = _head_tail(text, cap)
+    if _KEEP in text:
+        text = text.replace(_KEEP, "")
+    for (regex, rewrite), p, scan in zip(_PY, _PASSES, _PY_SCAN, strict=True):
+        if p.gate and not any(g in text for g in p.gate):
+            continue
+        if scan is not None and scan.search(text) is None:
+            continue
+        text = _LONG_RUN.sub(_long_token, text) if p.rewrite == _ID_REWRITE else regex.sub(rewrite, text)
+    return " ".join(text.replace(_KEEP, "").split())
+
+
+def _gate(p: _Pass) -> str | None:
+    if p.scan is not None:
+        return p.scan
+    if not p.gate:
+        return None
+    if all(len(g) == 1 for g in p.gate):
+        return "[" + "".join(re.escape(g) for g in p.gate) + "]"
+    return "|".join(re.escape(g) for g in p.gate)
+
+
+_GATES = tuple(_gate(p) for p in _PASSES)
+
+
+def _replace(arr: pa.Array, pattern: str, rewrite: str, gate: str | None) -> pa.Array:
+    """One pass over the rows the gate lets through (a gate scan is far cheaper than a rewrite)."""
+    if gate is None:
+        return pc.replace_substring_regex(arr, pattern, rewrite)
+    hit = pc.fill_null(pc.match_substring_regex(arr, gate), False)
+    n_hit = pc.sum(hit).as_py() or 0
+    if n_hit == 0:
+        return arr
+    if 2 * n_hit > len(arr):
+        return pc.replace_substring_regex(arr, pattern, rewrite)
+    done = pc.replace_substring_regex(arr.filter(hit), pattern, rewrite)
+    return pc.replace_with_mask(arr, hit, done)
+
+
+def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.Array:
+    """``mask`` of every string of an Arrow array (nulls stay null), in RE2 kernels."""
+    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    if cap is not None and len(arr):
+        long = pc.fill_null(pc.greater(pc.utf8_length(arr), cap), False)
+        if pc.any(long).as_py():
+            sub = arr.filter(long)
+            tail = cap // 4
+            parts = [pc.utf8_slice_codeunits(sub, 0, cap - tail), ELLIPSIS]
+            if tail:
+                parts.append(pc.utf8_slice_codeunits(sub, -tail))
+            joined = pc.binary_join_element_wise(*parts, "")
+            arr = pc.replace_with_mask(arr, long, joined)
+    arr = pc.replace_substring(arr, _KEEP, "")
+    for pattern, p, gate in zip(_RE2, _PASSES, _GATES, strict=True):
+        arr = _replace(arr, pattern, p.rewrite, gate)
+    arr = pc.replace_substring(arr, _KEEP, "")
+    arr = _replace(arr, f"[{_WS_WIDE}]", " ", f"[{_WS_WIDE}]")
+    arr = _replace(arr, _WS_RUN_RE2, " ", _WS_RUN_GATE)
+    return pc.utf8_trim(arr, _WS_ASCII)
 
 
 @lru_cache(maxsize=65536)

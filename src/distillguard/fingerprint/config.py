@@ -32,7 +32,7 @@ class FingerprintConfig:
     threshold: float = 0.5
     shingle_size: int = 2
     seed: int = 20260226
-    text_cap: int = 2000
+    text_cap: int = 800
     example_cap: int = 300
     cue_cap: int = 600
     mask_cache_size: int = 200_000

@@ -10,6 +10,7 @@ template view, 32-bit hashes of its first and last shingles.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +20,7 @@ import xxhash
 
 from distillguard.fingerprint import sketch
 from distillguard.fingerprint.config import FingerprintConfig
-from distillguard.text import mask
+from distillguard.text import mask_array
 
 I32 = npt.NDArray[np.int32]
 
@@ -38,7 +39,6 @@ class Registry:
         self._win: list[sketch.U32] = []
         self._win_len: list[npt.NDArray[np.int64]] = []
         self._texts: list[pa.Array] = []
-        self._pending: list[str] = []
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -48,50 +48,59 @@ class Registry:
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
-        values = encoded.dictionary.to_pylist()
-        per_value = np.fromiter((self._id_of_raw(v) for v in values), dtype=np.int32, count=len(values))
-        self._flush()
+        per_value = self._value_ids(encoded.dictionary)
         idx = encoded.indices.to_numpy(zero_copy_only=False)
         out = np.full(len(idx), -1, dtype=np.int32)
         valid = np.asarray(encoded.indices.is_valid())
         out[valid] = per_value[idx[valid].astype(np.int64)]
         return out
 
-    def _id_of_raw(self, raw: str | None) -> int:
-        if raw is None or not raw.strip():
-            return -1
-        key = xxhash.xxh64_intdigest(raw.encode("utf-8", "surrogatepass"))
-        hit = self._raw_cache.get(key)
-        if hit is not None:
-            return hit
-        sid = self._id_of_skeleton(mask(raw, self.config.text_cap))
-        if len(self._raw_cache) >= self.config.mask_cache_size:
-            # Bounded memory: drop the oldest quarter (dicts keep insertion order).
-            for old in list(self._raw_cache)[: self.config.mask_cache_size // 4]:
-                del self._raw_cache[old]
-        self._raw_cache[key] = sid
-        return sid
+    def _value_ids(self, values: pa.Array) -> I32:
+        """Skeleton id of each distinct raw text: cached ones looked up, the others masked in Arrow."""
+        cache = self._raw_cache
+        keys = [xxhash.xxh64_intdigest(v) for v in values.cast(pa.binary()).to_pylist()]
+        out = np.fromiter((cache.get(k, -2) for k in keys), dtype=np.int32, count=len(keys))
+        miss = np.flatnonzero(out == -2)
+        if len(miss):
+            skeletons = _mask_parallel(values.take(pa.array(miss)), self.config.text_cap)
+            sids = self._skeleton_ids(skeletons)
+            out[miss] = sids
+            if len(cache) + len(miss) > self.config.mask_cache_size:
+                # Bounded memory: drop the oldest entries (dicts keep insertion order).
+                for old in list(cache)[: len(cache) + len(miss) - self.config.mask_cache_size * 3 // 4]:
+                    del cache[old]
+            cache.update(zip((keys[i] for i in miss), sids.tolist(), strict=True))
+        return out
 
-    def _id_of_skeleton(self, skeleton: str) -> int:
-        key = xxhash.xxh64_intdigest(skeleton.encode("utf-8", "surrogatepass"), seed=self._salt)
-        sid = self._index.get(key)
-        if sid is None:
-            sid = len(self._hashes)
-            self._index[key] = sid
-            self._hashes.append(key)
-            self._pending.append(skeleton)
-        return sid
+    def _skeleton_ids(self, skeletons: pa.Array) -> I32:
+        """Id of each skeleton (-1 for an empty one); new skeletons are queued for sketching."""
+        salt, index, hashes = self._salt, self._index, self._hashes
+        sids = np.empty(len(skeletons), dtype=np.int32)
+        new = np.zeros(len(skeletons), dtype=bool)
+        for i, sk in enumerate(skeletons.cast(pa.binary()).to_pylist()):
+            if not sk:
+                sids[i] = -1
+                continue
+            key = xxhash.xxh64_intdigest(sk, seed=salt)
+            sid = index.get(key)
+            if sid is None:
+                sid = index[key] = len(hashes)
+                hashes.append(key)
+                new[i] = True
+            sids[i] = sid
+        if new.any():
+            self._sketch(skeletons.filter(pa.array(new)))
+        return sids
 
-    def _flush(self, chunk: int = 8192) -> None:
-        """Sketch the skeletons first seen in this batch, ``chunk`` at a time (bounded temporaries)."""
-        pending, self._pending = self._pending, []
+    def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
+        """MinHash the new skeletons, ``chunk`` at a time (bounded temporaries)."""
         cfg = self.config
-        for lo in range(0, len(pending), chunk):
-            part = pending[lo : lo + chunk]
+        for lo in range(0, len(skeletons), chunk):
+            part = skeletons.slice(lo, chunk)
             tok, tok_off = sketch.token_hashes(part)
             flat, off = sketch.shingle_hashes(tok, tok_off, cfg.shingle_size)
             self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
-            self._texts.append(pa.array([_capped(s, cfg.cue_cap) for s in part], type=pa.string()))
+            self._texts.append(capped(part, cfg.cue_cap))
             if cfg.template_view:
                 wflat, woff = sketch.shingle_hashes(tok, tok_off, cfg.template_shingle_size, cfg.template_window)
                 self._win.append(wflat.astype(np.uint32))  # low 32 bits: half the memory, rare collisions
@@ -132,9 +141,24 @@ class Registry:
         return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
 
 
-def _capped(text: str, cap: int) -> str:
-    """Head and tail of a long skeleton: instructions sit at the start or the end of a prompt."""
-    if len(text) <= cap:
-        return text
+def capped(texts: pa.Array, cap: int) -> pa.Array:
+    """Head and tail of long skeletons (instructions sit at the start or the end of a prompt)."""
+    long = pc.fill_null(pc.greater(pc.utf8_length(texts), cap), False)
+    if not pc.any(long).as_py():
+        return texts
+    sub = texts.filter(long)
     head = cap * 2 // 3
-    return f"{text[:head]} … {text[len(text) - (cap - head) :]}"
+    joined = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(sub, 0, head), " … ", pc.utf8_slice_codeunits(sub, head - cap), ""
+    )
+    return pc.replace_with_mask(texts, long, joined)
+
+
+def _mask_parallel(texts: pa.Array, cap: int, threads: int = 2, min_rows: int = 4096) -> pa.Array:
+    """``mask_array`` on two halves at once: Arrow's kernels release the GIL (the machine has 2 cores)."""
+    if len(texts) < min_rows:
+        return mask_array(texts, cap)
+    step = -(-len(texts) // threads)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda lo: mask_array(texts.slice(lo, step), cap), range(0, len(texts), step)))
+    return pa.concat_arrays(parts)

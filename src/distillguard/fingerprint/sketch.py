@@ -33,13 +33,14 @@ _SEPARATOR = r"[^\pL\pN_<>]+"
 _PRIMES = tuple(np.uint64(p) for p in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
 
 
-def token_hashes(texts: list[str]) -> tuple[U64, I64]:
+def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
     """64-bit hashes of the lower-cased word tokens of each text, flattened, with row offsets.
 
     Tokenising and deduplicating run in Arrow; only the distinct tokens of the batch are hashed in
     Python, so the cost per text is a few vectorised passes, not a loop over its words.
     """
-    low = pc.replace_substring_regex(pc.utf8_lower(pa.array(texts, type=pa.string())), _CJK, r" \1 ")
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
+    low = pc.replace_substring_regex(pc.utf8_lower(arr), _CJK, r" \1 ")
     parts = pc.split_pattern_regex(low, _SEPARATOR)
     flat = pc.list_flatten(parts)
     rows = pc.list_parent_indices(parts).to_numpy()
