@@ -28,6 +28,8 @@ from distillguard.pipeline import IngestOptions, ingest_paths
 start = time.perf_counter()
 s = ingest_paths([sys.argv[1]], sys.argv[2], IngestOptions(workers=int(sys.argv[3])))
 elapsed = time.perf_counter() - start
+from multiprocessing import forkserver
+forkserver._forkserver._stop()  # wait for the fork server: its parser processes' CPU and memory then count
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 import resource
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -8,7 +8,8 @@ Contract:
 * Input forms: exchange-log JSON Lines (plain, ``.gz``, ``.zst``), the same records as Parquet (nested
   objects as structs or JSON text), JSON documents (``.json``), and OpenTelemetry GenAI spans in OTLP/JSON
   (``otel``). Bodies of ``anthropic.messages`` and ``openai.chat.completions`` are reduced to the schema's
-  body columns by ``bodies``.
+  body columns by ``bodies``. JSON Lines records go through a typed msgspec fast path (``fast``); any
+  record it does not take is normalized by the general path (``normalize``), which defines the result.
 * No record is dropped silently: each bad one becomes a quarantine row (source, line, reason, detail,
   raw); ``normalize.REASONS`` lists the reasons. Per batch, ``read == exchanges rows + quarantine rows``.
 * No I/O besides reading the named files; the store (``distillguard.store``) does the writing.
