@@ -40,7 +40,7 @@ class Bounded:
     merged: BoolArr
 
 
-def medoid_order(labels: I64, sig: sketch.U32, hashes: npt.NDArray[np.uint64]) -> I64:
+def medoid_order(labels: I64, sig: sketch.Slots, hashes: npt.NDArray[np.uint64]) -> I64:
     """Rows sorted by label, then most central first: most slots equal to the label's slot-wise
     majority value (ties: smallest hash, so the order depends on the set, not on arrival).
 
@@ -60,7 +60,7 @@ def medoid_order(labels: I64, sig: sketch.U32, hashes: npt.NDArray[np.uint64]) -
 
 
 def bounded_families(
-    n: int, sig: sketch.U32, hashes: npt.NDArray[np.uint64], propose: Propose, similar: Similar
+    n: int, sig: sketch.Slots, hashes: npt.NDArray[np.uint64], propose: Propose, similar: Similar
 ) -> Bounded:
     """Split proposals (components of ``propose``'s edges) until every member is ``similar`` to its
     family's representative; ``sig`` (rows x slots) is what centrality is measured on.
@@ -114,74 +114,85 @@ class Clusters:
 
 def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Clusters:
     """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives)."""
-    sig = reg.signatures()
-    n = len(sig)
+    sig32 = reg.signatures()
+    n = len(sig32)
     hashes = reg.hashes()
-    active = ~(sig == sketch.EMPTY_SLOT).all(axis=1)
-    whole_ok = _similar_rows(sig, config.threshold)
+    active = ~(sig32 == sketch.EMPTY_SLOT).all(axis=1)
+    views = _Views(_low16(sig32), config)
     if template_view and n > 1:
         flat, off = reg.window()
         kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
-        tsig = sketch.signatures(kflat, koff, config.num_perm, config.seed)
-        t_active = np.diff(koff) >= config.template_min_run
-        tmpl_ok = _similar_rows(tsig, config.template_threshold)
-        veto_ok = _similar_rows(tsig, config.template_veto)
+        views.tsig = _low16(sketch.signatures(kflat, koff, config.num_perm, config.seed))
+        views.t_active = np.diff(koff) >= config.template_min_run
+    del sig32
 
-        def whole(a: I64, b: I64) -> BoolArr:
-            # Veto: two texts alike overall whose templates differ (or only one of which has a
-            # template) are one shared question inside two instructions, or bare; joining them would
-            # chain unrelated templates (and everyone who sent that question) together.
-            a_t, b_t = t_active[a], t_active[b]
-            out: BoolArr = whole_ok(a, b) & (~(a_t | b_t) | (a_t & b_t & veto_ok(a, b)))
-            return out
-
-        def wrapper(a: I64, b: I64) -> BoolArr:
-            out: BoolArr = t_active[a] & t_active[b] & tmpl_ok(a, b)
-            return out
-
-        def propose(todo: BoolArr) -> I64:
-            rows, t = config.rows, config.template_threshold
-            t_edges = sketch.verified_edges(tsig, todo & t_active, config.bands, rows, t)
-            w_edges = sketch.verified_edges(sig, todo & active, config.bands, rows, config.threshold, whole)
-            return np.concatenate([t_edges, w_edges])
-
-        medoid_sig = np.concatenate([sig, tsig], axis=1)
-    else:
-
-        def whole(a: I64, b: I64) -> BoolArr:
-            return whole_ok(a, b)
-
-        def wrapper(a: I64, b: I64) -> BoolArr:
-            return np.zeros(len(a), dtype=bool)
-
-        def propose(todo: BoolArr) -> I64:
-            return sketch.verified_edges(sig, todo & active, config.bands, config.rows, config.threshold)
-
-        medoid_sig = sig
+    def propose(todo: BoolArr) -> I64:
+        rows = config.rows
+        edges = [sketch.verified_edges(views.sig, todo & active, config.bands, rows, config.threshold, views.whole)]
+        if views.tsig is not None and views.t_active is not None:
+            t_todo = todo & views.t_active
+            edges.append(sketch.verified_edges(views.tsig, t_todo, config.bands, rows, config.template_threshold))
+        return np.concatenate(edges)
 
     def similar(a: I64, b: I64) -> BoolArr:
-        return whole(a, b) | wrapper(a, b)
+        whole, wrapper = views.decide(a, b)
+        out: BoolArr = whole | wrapper
+        return out
 
-    fam = bounded_families(n, medoid_sig, hashes, propose, similar)
+    # Centrality on a few slots of each view: enough to find the middle of a proposal, and cheap.
+    central = views.sig[:, :24] if views.tsig is None else np.concatenate([views.sig[:, :16], views.tsig[:, :16]], 1)
+    fam = bounded_families(n, central, hashes, propose, similar)
     family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(family_min, fam.rep, hashes)
     structure = fam.merged.astype(np.int8)
     joined = np.flatnonzero(fam.merged & (fam.rep != np.arange(n)))
-    by_template = joined[~whole(joined, fam.rep[joined]) & wrapper(joined, fam.rep[joined])]
+    whole, wrapper = views.decide(joined, fam.rep[joined])
     wrapped = np.zeros(n, dtype=bool)
-    wrapped[fam.rep[by_template]] = True
+    wrapped[fam.rep[joined[~whole & wrapper]]] = True
     structure[fam.merged & wrapped[fam.rep]] = 2
     return Clusters(family=family_min[fam.rep].view(np.int64), structure=structure)
 
 
-def _similar_rows(sig: sketch.U32, threshold: float) -> Similar:
-    """Share of equal MinHash slots of two rows reaches ``threshold`` (estimated Jaccard similarity)."""
+def _low16(sig: sketch.U32) -> npt.NDArray[np.uint16]:
+    """The low 16 bits of each MinHash slot: a quarter of the memory traffic of every comparison, and
+    two different slots look equal with probability 2**-16, far below the estimate's own noise."""
+    return sig.astype(np.uint16)
 
-    def test(a: I64, b: I64) -> BoolArr:
-        out = np.zeros(len(a), dtype=bool)
+
+class _Views:
+    """The whole-text and template signatures of one role, and the similarity tests over them."""
+
+    def __init__(self, sig: npt.NDArray[np.uint16], config: FingerprintConfig) -> None:
+        self.sig = sig
+        self.tsig: npt.NDArray[np.uint16] | None = None
+        self.t_active: BoolArr | None = None
+        perm = sig.shape[1]
+        self.need = int(np.ceil(config.threshold * perm - 1e-9))
+        self.t_need = int(np.ceil(config.template_threshold * perm - 1e-9))
+        self.veto_need = int(np.ceil(config.template_veto * perm - 1e-9))
+
+    def whole(self, a: I64, b: I64) -> BoolArr:
+        return self.decide(a, b)[0]
+
+    def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:
+        """(alike as whole texts, alike as templates) for each pair (a[i], b[i]).
+
+        Veto on the first: two texts alike overall whose templates differ (or only one of which has
+        a template) are one shared question inside two instructions, or bare; joining them would
+        chain unrelated templates (and everyone who sent that question) together.
+        """
+        whole = np.zeros(len(a), dtype=bool)
+        wrapper = np.zeros(len(a), dtype=bool)
         for lo in range(0, len(a), 1 << 16):  # bounded temporaries
-            hi = lo + (1 << 16)
-            out[lo:hi] = (sig[a[lo:hi]] == sig[b[lo:hi]]).mean(axis=1) >= threshold
-        return out
-
-    return test
+            x, y = a[lo : lo + (1 << 16)], b[lo : lo + (1 << 16)]
+            w = np.count_nonzero(self.sig[x] == self.sig[y], axis=1) >= self.need
+            if self.tsig is None or self.t_active is None:
+                whole[lo : lo + len(x)] = w
+                continue
+            x_t, y_t = self.t_active[x], self.t_active[y]
+            both = x_t & y_t
+            t_eq = np.zeros(len(x), dtype=np.int64)
+            t_eq[both] = np.count_nonzero(self.tsig[x[both]] == self.tsig[y[both]], axis=1)
+            whole[lo : lo + len(x)] = w & (~(x_t | y_t) | (both & (t_eq >= self.veto_need)))
+            wrapper[lo : lo + len(x)] = both & (t_eq >= self.t_need)
+        return whole, wrapper

@@ -8,7 +8,6 @@ exchange of the family.
 
 from __future__ import annotations
 
-import importlib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -18,13 +17,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.errors import ConfigError
-
-# The regex parser (private, stable since 3.11) only derives literal prefilters from the patterns;
-# if it ever changes, _literal_prefixes returns None and every pattern simply runs.
-sre_parse: Any = importlib.import_module("re._parser")
-sre_c: Any = importlib.import_module("re._constants")
 
 CUES: tuple[str, ...] = (
     "cot_elicitation",
@@ -79,149 +75,31 @@ SBIT = {name: 1 << i for i, name in enumerate(STRUCT)}
 
 
 @dataclass(frozen=True)
-class Pattern:
-    """One top-level alternative of a cue pattern, with the prefilters derived from it."""
-
-    regex: re.Pattern[str]
-    boundary: bool  # had a leading \b: checked after the match (a leading \b makes the engine slow)
-    prefixes: frozenset[str] | None  # literal strings every match starts with (None: unknown)
-    words: frozenset[str] | None  # the same, cut to their first word, for ASCII text
-
-
-@dataclass(frozen=True)
 class Cue:
     name: str
-    patterns: tuple[Pattern, ...]
-    gate: re.Pattern[str] | None  # any match of any pattern starts with one of these literals
-    gate_words: frozenset[str] | None  # ... and, in ASCII text, at a word starting with one of these
+    pattern: str  # the cue's patterns as one RE2 alternation, searched in lower-cased skeletons
     tools: re.Pattern[str] | None
     match: tuple[str, ...]
     no_match: tuple[str, ...]
 
 
-def _split_top(pattern: str) -> list[str]:
-    """Split a regular expression at its top-level ``|`` (outside groups and character classes)."""
-    parts, depth, in_class, cur, i = [], 0, False, [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            cur.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            i += 1
-            continue
-        cur.append(ch)
-        i += 1
-    parts.append("".join(cur))
-    return parts
+def _compile(name: str, key: str, patterns: Any) -> str:
+    """The cue's patterns as one alternation, checked by the engine that runs it (RE2, in Arrow).
 
-
-def _compile(name: str, key: str, patterns: Any) -> tuple[Pattern, ...]:
-    """Compile each top-level alternative on its own, with its literal prefixes as prefilters.
-
-    Python's engine finds a pattern that starts with literal text quickly but tries a leading
-    ``\\b`` or a mixed alternation at every position, which is ten times slower on long prompts.
+    One alternation is one scan per text whatever the number of patterns (RE2 runs them as one
+    automaton), where Python's engine would try each alternative at every position.
     """
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns) or not patterns:
         raise ConfigError(f"cues.toml: cue.{name}.{key} must be a non-empty list of strings")
-    out = []
-    for pattern in patterns:
-        for alt in _split_top(pattern):
-            boundary = alt.startswith("\\b")
-            try:
-                regex = re.compile(alt[2:] if boundary else alt)
-            except re.error as exc:
-                raise ConfigError(f"cues.toml: cue.{name}.{key}: bad regular expression {alt!r}: {exc}") from exc
-            prefixes = _literal_prefixes(regex)
-            out.append(Pattern(regex, boundary, prefixes, _first_words(prefixes)))
-    return tuple(out)
-
-
-_PREFIX_LEN = 4
-_WORD = re.compile(r"[<\[/]*\w+")
-
-
-def _prefixes(items: list[Any], acc: str) -> set[str]:
-    """Literal strings one of which every match of the parsed pattern ``items`` starts with."""
-    if len(acc) >= _PREFIX_LEN or not items:
-        return {acc}
-    op, av = items[0]
-    rest = list(items[1:])
-    if op is sre_c.LITERAL:
-        return _prefixes(rest, acc + chr(av))
-    if op is sre_c.AT:
-        return _prefixes(rest, acc)
-    if op is sre_c.IN and len(av) <= 4 and all(o is sre_c.LITERAL for o, _ in av):
-        return set().union(*(_prefixes(rest, acc + chr(c)) for _, c in av))
-    if op is sre_c.SUBPATTERN:
-        return _prefixes(list(av[3]) + rest, acc)
-    if op is sre_c.BRANCH:
-        return set().union(*(_prefixes(list(b) + rest, acc) for b in av[1]))
-    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
-        lo, hi, inner = av
-        once = _prefixes(list(inner) + rest, acc) if hi == 1 else _prefixes(list(inner), acc)
-        return once | _prefixes(rest, acc) if lo == 0 else once
-    return {acc}
-
-
-def _literal_prefixes(regex: re.Pattern[str]) -> frozenset[str] | None:
-    try:
-        found = _prefixes(list(sre_parse.parse(regex.pattern)), "")
-    except Exception:  # a parser detail changed: no prefilter, same results
-        return None
-    return frozenset(found) if all(len(p) >= 2 for p in found) and len(found) <= 256 else None
-
-
-def _first_words(prefixes: frozenset[str] | None) -> frozenset[str] | None:
-    """Prefixes cut to their first word ("do a" of "do anything" -> "do"); None if one is too short."""
-    if prefixes is None:
-        return None
-    words = [_WORD.match(p) for p in prefixes]
-    if any(m is None or len(m.group()) < 2 for m in words):
-        return None
-    return frozenset(m.group() for m in words if m is not None)
-
-
-def _gates(patterns: tuple[Pattern, ...]) -> tuple[re.Pattern[str] | None, frozenset[str] | None]:
-    """Union of the patterns' prefilters: a literal alternation, and a set of word starts."""
-    if any(p.prefixes is None for p in patterns):
-        return None, None
-    literals: set[str] = set().union(*(p.prefixes or () for p in patterns))
-    gate = re.compile("|".join(re.escape(p) for p in sorted(literals, key=lambda p: (-len(p), p))))
-    if any(p.words is None for p in patterns):
-        return gate, None
-    words: frozenset[str] = frozenset().union(*(p.words or () for p in patterns))
-    return gate, words
-
-
-def _word_starts(low: str) -> set[str]:
-    """First 2, 3 and 4 characters of every word: the gate test for ASCII text is a set intersection."""
-    out: set[str] = set()
-    for w in _WORD.findall(low):
-        out.update((w[:2], w[:3], w[:4]))
-    return out
-
-
-def _found(patterns: tuple[Pattern, ...], text: str, starts: set[str] | None) -> bool:
     for p in patterns:
-        if starts is not None and p.words is not None and p.words.isdisjoint(starts):
-            continue
-        for m in p.regex.finditer(text):
-            at = m.start()
-            if not p.boundary or at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_"):
-                return True
-    return False
+        try:
+            pc.match_substring_regex(_PROBE, p)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ConfigError(f"cues.toml: cue.{name}.{key}: bad regular expression {p!r}: {exc}") from exc
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+_PROBE = pa.array([""], type=pa.string())
 
 
 def parse_cues(text: str) -> tuple[Cue, ...]:
@@ -240,9 +118,7 @@ def parse_cues(text: str) -> tuple[Cue, ...]:
         out.append(
             Cue(
                 name=name,
-                patterns=(compiled := _compile(name, "patterns", entry.get("patterns"))),
-                gate=(gates := _gates(compiled))[0],
-                gate_words=gates[1],
+                pattern=_compile(name, "patterns", entry.get("patterns")),
                 tools=tools,
                 match=tuple(entry.get("match", ())),
                 no_match=tuple(entry.get("no_match", ())),
@@ -259,16 +135,16 @@ def load_cues() -> tuple[Cue, ...]:
 
 def cue_bits(skeleton: str, cues: tuple[Cue, ...]) -> int:
     """Bit mask of the cues found in one skeleton (case-insensitive)."""
-    low = skeleton.lower()
-    starts = _word_starts(low) if low.isascii() else None
-    bits = 0
+    return int(cue_bits_array(pa.array([skeleton], type=pa.string()), cues)[0])
+
+
+def cue_bits_array(skeletons: pa.Array, cues: tuple[Cue, ...]) -> npt.NDArray[np.int64]:
+    """Bit mask of the cues found in each skeleton (case-insensitive; null: none): one scan per cue."""
+    low = pc.utf8_lower(skeletons)
+    bits = np.zeros(len(skeletons), dtype=np.int64)
     for i, cue in enumerate(cues):
-        if starts is not None and cue.gate_words is not None:
-            passed = not cue.gate_words.isdisjoint(starts)
-        else:
-            passed = cue.gate is None or cue.gate.search(low) is not None
-        if passed and _found(cue.patterns, low, starts):
-            bits |= 1 << i
+        hit = pc.fill_null(pc.match_substring_regex(low, cue.pattern), False)
+        bits |= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int64) << i
     return bits
 
 

@@ -22,6 +22,8 @@ from scipy.sparse.csgraph import connected_components
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+Slots = npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
+"""A signature matrix, full (uint32) or cut to the low 16 bits of each slot for comparisons."""
 
 EMPTY_SLOT = np.uint32(0xFFFFFFFF)
 """rensa's value in every slot of the signature of an empty token set."""
@@ -29,29 +31,35 @@ EMPTY_SLOT = np.uint32(0xFFFFFFFF)
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 # CJK, kana and hangul have no spaces: one token per character. Placeholders ("<num>") stay whole.
 _CJK = r"([\x{3040}-\x{30ff}\x{3400}-\x{9fff}\x{ac00}-\x{d7af}])"
-_SEPARATOR = r"[^\pL\pN_<>]+"
+# Stripped from both ends of a token: ASCII punctuation but the placeholder brackets and "_", common
+# Unicode punctuation, and whitespace (skeletons hold single spaces, but callers may pass other text).
+_PUNCT = "!\"#$%&'()*+,-./:;=?@[\\]^`{|}~“”‘’«»…–—―‐‑•·、。，！？：；（）「」『』【】〈〉《》・～¡¿\t\n\r\x0b\x0c\xa0"
 _PRIMES = tuple(np.uint64(p) for p in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
 
 
 def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
     """64-bit hashes of the lower-cased word tokens of each text, flattened, with row offsets.
 
-    Tokenising and deduplicating run in Arrow; only the distinct tokens of the batch are hashed in
-    Python, so the cost per text is a few vectorised passes, not a loop over its words.
+    A token is a space-separated word with punctuation stripped from its ends (a CJK character is a
+    word). Only non-regex kernels run on ASCII rows (a regex split costs a match per word); only the
+    distinct tokens of the batch are hashed in Python.
     """
     arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
-    low = pc.replace_substring_regex(pc.utf8_lower(arr), _CJK, r" \1 ")
-    parts = pc.split_pattern_regex(low, _SEPARATOR)
-    flat = pc.list_flatten(parts)
+    low = pc.utf8_lower(arr)
+    wide = pc.invert(pc.fill_null(pc.string_is_ascii(low), True))
+    if pc.any(wide).as_py():
+        spaced = pc.replace_substring_regex(low.filter(wide), _CJK, r" \1 ")
+        low = pc.replace_with_mask(low, wide, spaced)
+    parts = pc.split_pattern(low, " ")
+    encoded = pc.dictionary_encode(pc.utf8_trim(pc.list_flatten(parts), _PUNCT))
+    vocab = encoded.dictionary.cast(pa.binary()).to_pylist()
+    vocab_hash = np.fromiter((xxhash.xxh64_intdigest(t) for t in vocab), dtype=np.uint64, count=len(vocab))
+    codes = encoded.indices.to_numpy()
+    keep = np.array([len(t) > 0 for t in vocab], dtype=bool)[codes]  # drop what was only punctuation
     rows = pc.list_parent_indices(parts).to_numpy()
-    keep = np.asarray(pc.greater(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False))
-    encoded = pc.dictionary_encode(flat.filter(pa.array(keep)))
-    vocab = encoded.dictionary.to_pylist()
-    vocab_hash = np.fromiter((xxhash.xxh64_intdigest(t.encode()) for t in vocab), dtype=np.uint64, count=len(vocab))
-    hashes = vocab_hash[encoded.indices.to_numpy()]
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=len(texts)), out=offsets[1:])
-    return hashes, offsets
+    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=len(arr)), out=offsets[1:])
+    return vocab_hash[codes[keep]], offsets
 
 
 def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) -> tuple[U64, I64]:
@@ -103,7 +111,7 @@ def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: i
     return out
 
 
-def _band_key(sig: U32, rows_idx: I64 | None, band: int, rows: int) -> U64:
+def _band_key(sig: Slots, rows_idx: I64 | None, band: int, rows: int) -> U64:
     """One 64-bit key per row for one band: a multiply-xor mix of the band's MinHash values."""
     key = np.zeros(len(sig) if rows_idx is None else len(rows_idx), dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -127,7 +135,7 @@ Accept = Callable[[I64, I64], npt.NDArray[np.bool_]]
 
 
 def verified_edges(
-    sig: U32, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float, accept: Accept | None = None
+    sig: Slots, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float, accept: Accept | None = None
 ) -> I64:
     """Edges between active rows whose estimated Jaccard similarity (share of equal slots) reaches
     ``threshold``, found among rows sharing an LSH bucket (neighbours after sorting by band key), and
@@ -141,17 +149,24 @@ def verified_edges(
     if len(idx) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     sub = None if len(idx) == n else idx  # keys computed band by band, without copying signatures
+    need = int(np.ceil(threshold * sig.shape[1] - 1e-9))
     kept: list[I64] = []
+    seen = np.zeros(0, dtype=np.int64)  # pairs already verified: buckets repeat across bands
     size = 0
     for b in range(bands):
         key = _band_key(sig, sub, b, rows)
         order = np.argsort(key, kind="stable")
         k = key[order]
         same = np.flatnonzero(k[1:] == k[:-1])
+        pair = idx[order[same]] * n + idx[order[same + 1]]  # left < right: a stable sort keeps index order
+        at = np.minimum(np.searchsorted(seen, pair), max(len(seen) - 1, 0))
+        fresh = seen[at] != pair if len(seen) else np.ones(len(pair), dtype=bool)
+        same, pair = same[fresh], pair[fresh]
+        seen = np.sort(np.concatenate([seen, pair]))  # pairs of one band are distinct
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
             part = same[s : s + (1 << 16)]
             left, right = idx[order[part]], idx[order[part + 1]]
-            ok = (sig[left] == sig[right]).mean(axis=1) >= threshold
+            ok = np.count_nonzero(sig[left] == sig[right], axis=1) >= need
             if accept is not None:
                 ok &= accept(left, right)
             if ok.any():

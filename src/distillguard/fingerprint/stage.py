@@ -24,7 +24,7 @@ from distillguard.fingerprint.cues import (
     Cue,
     area_scores,
     computer_tool,
-    cue_bits,
+    cue_bits_array,
     load_cues,
     pick_area,
 )
@@ -165,11 +165,12 @@ def classify(
     keep = pos < config.representatives
     fam, uid = fam[keep], uid[keep]
     bits = np.zeros(len(fam), dtype=np.int64)
-    step = 1 << 16  # Python strings only for one block of representatives at a time
+    step = 1 << 16  # bounded temporaries
     for lo in range(0, len(fam), step):
         f, u = fam[lo : lo + step], uid[lo : lo + step]
-        texts = zip(col.system.texts(sys_ids[first][f]), col.user.texts(u), strict=True)
-        bits[lo : lo + step] = [cue_bits(f"{s or ''}\n{t or ''}", col.cues) for s, t in texts]
+        s_txt = pc.fill_null(col.system.text_array(sys_ids[first][f]), "")
+        u_txt = pc.fill_null(col.user.text_array(u), "")
+        bits[lo : lo + step] = cue_bits_array(pc.binary_join_element_wise(s_txt, u_txt, "\n"), col.cues)
     n_rep = np.bincount(fam, minlength=n_fam).astype(np.float64)
     return {c: np.bincount(fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
 
