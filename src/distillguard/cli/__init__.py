@@ -18,6 +18,7 @@ from distillguard.cli import gateway as _gateway  # noqa: F401
 from distillguard.cli import ingest as _ingest  # noqa: F401
 from distillguard.cli import intel as _intel  # noqa: F401
 from distillguard.cli import report as _report  # noqa: F401
+from distillguard.cli import serve as _serve  # noqa: F401
 from distillguard.cli import simulate as _simulate  # noqa: F401
 from distillguard.cli import watermark as _watermark  # noqa: F401
 from distillguard.cli.app import app

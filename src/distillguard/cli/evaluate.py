@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from distillguard.cli.app import app
+from distillguard.errors import InputError
 from distillguard.evaluate import EvaluationReport
 from distillguard.evaluate import evaluate as run_evaluation
 
@@ -23,12 +25,24 @@ def _f(x: float | None, pct: bool = True) -> str:
 
 @app.command()
 def evaluate(
-    labels: Annotated[Path, typer.Option(help="labels folder written by simulate (OUT/labels)")],
     results: Annotated[Path, typer.Option(help="analyze output folder holding accounts.parquet")],
+    labels: Annotated[Path | None, typer.Option(help="labels folder written by simulate (OUT/labels)")] = None,
+    analyst_labels: Annotated[
+        Path | None, typer.Option("--analyst-labels", help="store holding analyst labels (distillguard serve)")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
 ) -> None:
     """Precision, recall, per-campaign coverage and leak, per-archetype false positives."""
-    report = run_evaluation(labels, results)
+    if (labels is None) == (analyst_labels is None):
+        raise InputError("give exactly one of --labels (simulator ground truth) or --analyst-labels STORE")
+    if analyst_labels is not None:
+        from distillguard.web.labels import write_label_folder
+
+        with tempfile.TemporaryDirectory(prefix="dg-analyst-labels-") as tmp:
+            report = run_evaluation(write_label_folder(analyst_labels, tmp), results)
+    else:
+        assert labels is not None
+        report = run_evaluation(labels, results)
     print_report(Console(), report)
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
