@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -68,3 +69,45 @@ def test_sigkill_after_first_batch_then_resume(tmp_path: Path) -> None:
     assert stored + quarantined == LINES  # every line stored or quarantined exactly once
     assert quarantined == sum(1 for i in range(LINES) if i % 1000 == 7)
     assert summary.duplicates == 0
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_sigkill_leaves_no_parser_processes_behind(tmp_path: Path) -> None:
+    log, store = tmp_path / "big.jsonl", tmp_path / "s.duckdb"
+    line = json.dumps(
+        {"request_id": "REQ", "ts": "2026-02-10T12:00:00Z", "account": {"id": "a"}, "client": {"ip": "192.0.2.1"},
+         "api": "anthropic.messages", "request": {"messages": [{"role": "user", "content": "x" * 200}]}}
+    )  # fmt: skip
+    with log.open("w") as fh:  # over PARALLEL_MIN_BYTES, so a process pool parses it
+        for i in range(20 * 1024 * 1024 // len(line)):
+            fh.write(line.replace("REQ", f"r{i}") + "\n")
+    cmd = [sys.executable, "-m", "distillguard", "ingest", str(log), "--store", str(store), "--batch-rows", "1000"]
+    proc = subprocess.Popen([*cmd, "-q", "-v"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for message in proc.stderr:
+        if "committed lines" in message:
+            break
+    helpers = _descendants(proc.pid)
+    assert helpers, "no parser processes were started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in helpers):
+        time.sleep(0.2)
+    assert not [p for p in helpers if Path(f"/proc/{p}").exists()]

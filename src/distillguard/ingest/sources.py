@@ -12,6 +12,7 @@ import gc
 import glob
 import multiprocessing
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -133,23 +134,41 @@ def parser_pool(files: list[Path], opts: ReadOptions) -> Iterator[Executor | Non
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(opts.workers, mp_context=context, initializer=_watch_parent) as pool:
+    with ProcessPoolExecutor(
+        opts.workers, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield pool
 
 
-def _watch_parent() -> None:
-    """Worker initializer: exit when the ingest process dies (SIGKILL would leave workers orphaned).
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the ingest process ``parent`` dies (SIGKILL would leave workers orphaned).
 
-    The fork server exits when the ingest process does; its workers are then re-parented.
+    The fork server cannot notice by itself: each worker holds the write end of its "parent alive" pipe, so
+    the server and its workers would wait for each other forever. A pidfd (Linux) becomes readable when the
+    process ends, zombie or not; elsewhere the worker polls.
     """
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
+        try:
+            fd = os.pidfd_open(parent)
+        except (AttributeError, OSError):
+            while _alive(parent):
+                time.sleep(0.5)
+        else:
+            select.select([fd], [], [])
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fingerprint(path: Path) -> str:
