@@ -6,9 +6,15 @@ logs in the way a browser does (fetch the form, post it with its CSRF token) is 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import uvicorn
 from starlette.testclient import TestClient
 
 from analyst_world import build_results
@@ -46,3 +52,30 @@ def logged_in(store: Path, results: Path | None = None, analyst: str = "alice") 
     r = client.post("/login", data={"csrf": csrf_of(form.text), "analyst": analyst, "token": TOKEN, "next": "/"})
     assert r.status_code == 303, r.text
     return client
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]  # fmt: skip
+
+
+@contextlib.contextmanager
+def serving(store: Path, results: Path | None = None) -> Iterator[str]:
+    """The dashboard over real HTTP on a free local port, in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings(store, results)), host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the dashboard did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

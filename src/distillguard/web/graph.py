@@ -32,6 +32,7 @@ KIND_COLOURS = {
     "client": "#7f6aa8",
     "email_domain": "#8c564b",
     "family": "#4f9a94",
+    "prompt": "#17becf",
     "system": "#6b8e23",
     "params": "#9e9e9e",
     "created": "#d16ba5",
