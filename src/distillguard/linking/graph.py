@@ -16,7 +16,19 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from sknetwork.clustering import Louvain
 
-KEY_KINDS = ("net", "asn", "payment", "user_agent", "client", "email_domain", "family", "system", "params", "created")
+KEY_KINDS = (
+    "net",
+    "asn",
+    "payment",
+    "user_agent",
+    "client",
+    "email_domain",
+    "family",
+    "prompt",
+    "system",
+    "params",
+    "created",
+)
 """Kinds of blocking key, each with a base weight, a crowd cap and a minimum share in ``LinkConfig``."""
 
 
@@ -39,6 +51,7 @@ def _default_rules() -> dict[str, KeyRule]:
         "client": KeyRule(weight=0.4, crowd_cap=30, min_share=0.5),
         "email_domain": KeyRule(weight=0.2, crowd_cap=30, min_share=0.0),
         "family": KeyRule(weight=1.0, crowd_cap=1_000_000, min_share=0.03, min_count=2),
+        "prompt": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.03, min_count=2),
         "system": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.3, min_count=3),
         "params": KeyRule(weight=0.3, crowd_cap=50, min_share=0.5, min_count=3),
         "created": KeyRule(weight=0.3, crowd_cap=200, min_share=0.0),
@@ -83,6 +96,9 @@ raw AS (
   UNION ALL
   SELECT account_id, 'family', CAST(family_id AS VARCHAR), count(*) FROM {fp} GROUP BY ALL
   UNION ALL
+  SELECT account_id, 'prompt', CAST(user_family_id AS VARCHAR), count(*) FROM {fp}
+    WHERE user_family_id IS NOT NULL GROUP BY ALL
+  UNION ALL
   SELECT account_id, 'system', CAST(system_family_id AS VARCHAR), count(*) FROM {fp}
     WHERE system_family_id IS NOT NULL GROUP BY ALL
   UNION ALL
@@ -104,7 +120,10 @@ SELECT account_id, kind, key, count(*) OVER (PARTITION BY kind, key) AS n_accoun
 
 
 def _fp_with_account(ex: str, fp: str) -> str:
-    return f"(SELECT e.account_id, f.family_id, f.system_family_id FROM {ex} e JOIN {fp} f USING (request_id))"
+    return (
+        f"(SELECT e.account_id, f.family_id, f.user_family_id, f.system_family_id FROM {ex} e "
+        f"JOIN {fp} f USING (request_id))"
+    )
 
 
 def incidence(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:

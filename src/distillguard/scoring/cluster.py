@@ -60,7 +60,7 @@ LINK_DOC: dict[str, str] = {
 # An ASN (a cloud, a carrier) and a request-parameter signature (an SDK's defaults) are shared by
 # independent customers everywhere: they link accounts for community detection but prove no identity.
 IDENTITY_KINDS = ("payment", "client", "user_agent", "net", "created", "email_domain")
-CONTENT_KINDS = ("family", "system")
+CONTENT_KINDS = ("family", "prompt", "system")
 
 _CLUSTER_SQL = """
 WITH a AS (SELECT * FROM acc),
@@ -159,7 +159,7 @@ everyone AS (
   GROUP BY f.family_id
 )
 SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id) JOIN everyone USING (family_id)
-WHERE fam.n_acc >= greatest(2, {min_share} * size.n) AND fam.n_acc >= {min_exclusive} * everyone.n_all
+WHERE fam.n_acc >= greatest({min_accounts}, {min_share} * size.n) AND fam.n_acc >= {min_exclusive} * everyone.n_all
 ORDER BY fam.cluster_id, fam.family_id
 """
 
@@ -179,16 +179,24 @@ def core_families(
     fp: str,
     min_share: float,
     min_exclusive: float,
+    min_accounts: int = 3,
 ) -> pa.Table:
     """cluster_id, family_id: the template families a cluster *shares*.
 
-    A family is shared by a cluster when at least ``min_share`` of its accounts (and two) use it, and it
+    A family is shared by a cluster when at least ``min_share`` of its accounts (and ``min_accounts``) use
+    it, and it
     is the cluster's own: at least ``min_exclusive`` of everyone using it is in the cluster. A template the
     whole population uses (a greeting, a popular public prompt) is nobody's campaign template.
     """
     con.register("acc", acc.select(["account_id", "cluster_id"]))
     try:
-        sql = _CORE_SQL.format(ex=exchanges, fp=fp, min_share=float(min_share), min_exclusive=float(min_exclusive))
+        sql = _CORE_SQL.format(
+            ex=exchanges,
+            fp=fp,
+            min_share=float(min_share),
+            min_exclusive=float(min_exclusive),
+            min_accounts=int(min_accounts),
+        )
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("acc")
