@@ -10,19 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from distillguard.errors import InputError, StoreError
 from distillguard.policy import Decision
 from distillguard.policy import decisions as dec
 from distillguard.report import build_report
 from distillguard.report.model import payment_label
-from distillguard.report.results import Results, has_table
+from distillguard.report.results import Results, arrow, has_table
 from distillguard.store import Store
 from distillguard.web import labels as lab
 from distillguard.web.graph import link_graph
@@ -60,12 +56,19 @@ class Gate:
                 yield store
 
 
-def _results(store: Store) -> Results:
+def _results(store: Store, cid: str | None = None) -> Results:
+    """The analysis tables as report ``Results``: all campaigns and no accounts (the list page), or one
+    campaign and its accounts; never the whole accounts table, which has a row per customer."""
     con = store.connection
     for name in ("accounts", "campaigns"):
         if not has_table(con, name):
             raise InputError(f"{store.path}: no {name} table (run `distillguard analyze ... --store` first)")
-    return Results(store.path.parent, store.read_table("accounts"), store.read_table("campaigns"), None, {}, store.path)
+    if cid is None:
+        accounts, campaigns = arrow(con, "SELECT * FROM accounts LIMIT 0"), arrow(con, "SELECT * FROM campaigns")
+    else:
+        accounts = arrow(con, "SELECT * FROM accounts WHERE campaign_id = ?", [cid])
+        campaigns = arrow(con, "SELECT * FROM campaigns WHERE campaign_id = ?", [cid])
+    return Results(store.path.parent, accounts, campaigns, None, {}, store.path)
 
 
 def _status(decisions: list[Decision], kind: str, subject: str) -> str:
@@ -112,13 +115,12 @@ def campaign_list(
 def campaign_detail(gate: Gate, cid: str) -> dict[str, Any]:
     """The report's data for one campaign plus its link graph, decisions, audit entries and labels."""
     with gate.read() as store:
-        results = _results(store)
-        one = results.campaigns.filter(pc.equal(results.campaigns["campaign_id"], cid))
-        if one.num_rows == 0:
+        results = _results(store, cid)
+        if results.campaigns.num_rows == 0:
             raise LookupError(cid)
     # build_report opens the store itself (read-only, then closes it); the gate's lock is re-entrant.
     with gate.lock:
-        report = build_report(replace(results, campaigns=one))
+        report = build_report(results)
         with gate.read() as store:
             c = report["campaigns"][0]
             members = c.get("account_ids") or []
@@ -147,12 +149,8 @@ def campaign_detail(gate: Gate, cid: str) -> dict[str, Any]:
 def account_detail(gate: Gate, aid: str) -> dict[str, Any]:
     with gate.read() as store:
         con = store.connection
-        acc = (
-            store.read_table("accounts")
-            if has_table(con, "accounts")
-            else pa.table({"account_id": pa.array([], pa.string())})
-        )
-        row = acc.filter(pc.equal(acc["account_id"], aid)).to_pylist()
+        has_accounts = has_table(con, "accounts")
+        row = arrow(con, "SELECT * FROM accounts WHERE account_id = ?", [aid]).to_pylist() if has_accounts else []
         n = con.execute("SELECT count(*) FROM exchanges WHERE account_id = ?", [aid]).fetchall()[0][0]
         if not row and not n:
             raise LookupError(aid)
