@@ -70,6 +70,9 @@ _PASSES: tuple[_Pass, ...] = (
     # marked first, so the name pattern cannot start on them, and unmarked after.
     _Pass(rf"\b({_LANGUAGES})\b", _KEEP + r"\1", (), _LANGUAGES),
     _Pass(r"([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", r"\1<name>", ()),
+    # A run of numbers (a pasted table, a list of values) is one slot: otherwise its length, not the
+    # instruction around it, would decide which family the prompt falls into.
+    _Pass(r"<num>(?:[ \t\n|,;:/-]*<num>)+", " <nums> ", ("<num>",)),
 )
 
 
