@@ -72,7 +72,8 @@ _PASSES: tuple[_Pass, ...] = (
     _Pass(r"([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", r"\1<name>", ()),
     # A run of numbers (a pasted table, a list of values) is one slot: otherwise its length, not the
     # instruction around it, would decide which family the prompt falls into.
-    _Pass(r"<num>(?:[ \t\n|,;:/-]*<num>)+", " <nums> ", ("<num>",)),
+    # Any whitespace may sit between them (whitespace is collapsed only at the end): idempotence.
+    _Pass(rf"<num>(?:[{_WS}|,;:/-]*<num>)+", " <nums> ", ("<num>",)),
 )
 
 

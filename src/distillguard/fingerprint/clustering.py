@@ -128,7 +128,7 @@ def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Cl
 
     def propose(todo: BoolArr) -> I64:
         rows = config.rows
-        edges = [sketch.verified_edges(views.sig, todo & active, config.bands, rows, config.threshold, views.whole)]
+        edges = [sketch.verified_edges(views.sig, todo & active, config.bands, rows, config.threshold, views.veto_ok)]
         if views.tsig is not None and views.t_active is not None:
             t_todo = todo & views.t_active
             edges.append(sketch.verified_edges(views.tsig, t_todo, config.bands, rows, config.template_threshold))
@@ -171,8 +171,15 @@ class _Views:
         self.t_need = int(np.ceil(config.template_threshold * perm - 1e-9))
         self.veto_need = int(np.ceil(config.template_veto * perm - 1e-9))
 
-    def whole(self, a: I64, b: I64) -> BoolArr:
-        return self.decide(a, b)[0]
+    def veto_ok(self, a: I64, b: I64) -> BoolArr:
+        """The template veto alone, for pairs already alike as whole texts (see ``decide``)."""
+        if self.tsig is None or self.t_active is None:
+            return np.ones(len(a), dtype=bool)
+        a_t, b_t = self.t_active[a], self.t_active[b]
+        both = np.flatnonzero(a_t & b_t)
+        out: BoolArr = ~(a_t | b_t)
+        out[both] = np.count_nonzero(self.tsig[a[both]] == self.tsig[b[both]], axis=1) >= self.veto_need
+        return out
 
     def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:
         """(alike as whole texts, alike as templates) for each pair (a[i], b[i]).

@@ -9,6 +9,7 @@ estimated Jaccard similarity reaches the threshold; connected components of the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -107,7 +108,10 @@ def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: i
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(
             flat64[base : offsets[hi]], (offsets[lo : hi + 1] - base).astype(np.uint64), num_perm, seed
         )
-        out[lo:hi] = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(hi - lo, num_perm)
+        rows = matrix.to_rows()  # rensa hands back lists; fromiter over the chain is the quick way in
+        out[lo:hi] = np.fromiter(chain.from_iterable(rows), dtype=np.uint32, count=(hi - lo) * num_perm).reshape(
+            hi - lo, num_perm
+        )
     return out
 
 
@@ -151,24 +155,19 @@ def verified_edges(
     sub = None if len(idx) == n else idx  # keys computed band by band, without copying signatures
     need = int(np.ceil(threshold * sig.shape[1] - 1e-9))
     kept: list[I64] = []
-    seen = np.zeros(0, dtype=np.int64)  # pairs already verified: buckets repeat across bands
     size = 0
     for b in range(bands):
         key = _band_key(sig, sub, b, rows)
         order = np.argsort(key, kind="stable")
         k = key[order]
         same = np.flatnonzero(k[1:] == k[:-1])
-        pair = idx[order[same]] * n + idx[order[same + 1]]  # left < right: a stable sort keeps index order
-        at = np.minimum(np.searchsorted(seen, pair), max(len(seen) - 1, 0))
-        fresh = seen[at] != pair if len(seen) else np.ones(len(pair), dtype=bool)
-        same, pair = same[fresh], pair[fresh]
-        seen = np.sort(np.concatenate([seen, pair]))  # pairs of one band are distinct
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
             part = same[s : s + (1 << 16)]
             left, right = idx[order[part]], idx[order[part + 1]]
             ok = np.count_nonzero(sig[left] == sig[right], axis=1) >= need
-            if accept is not None:
-                ok &= accept(left, right)
+            if accept is not None and ok.any():
+                hit = np.flatnonzero(ok)  # the extra test only on the pairs that passed this one
+                ok[hit] = accept(left[hit], right[hit])
             if ok.any():
                 kept.append(np.stack([left[ok], right[ok]], axis=1))
                 size += int(ok.sum())
@@ -205,13 +204,14 @@ def template_part(
     n_rows = len(offsets) - 1
     # Document frequency, counted as occurrences: a shingle repeated inside one window is rare, and
     # one sort is the cost that matters here. The rest goes a block of rows at a time (bounded memory).
-    uniq, counts = np.unique(flat, return_counts=True)
+    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    df_all = counts[inverse]
     kept: list[U32] = []
     per_row: list[I64] = []
     for r0 in range(0, n_rows, chunk):
         r1 = min(n_rows, r0 + chunk)
         part = flat[offsets[r0] : offsets[r1]]
-        df = counts[np.searchsorted(uniq, part)]
+        df = df_all[offsets[r0] : offsets[r1]]
         keep = _template_runs(df, offsets[r0 : r1 + 1] - offsets[r0], min_df, min_run, spread)
         rows = np.repeat(np.arange(r1 - r0), np.diff(offsets[r0 : r1 + 1]))
         kept.append(part[keep])

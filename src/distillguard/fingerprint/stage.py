@@ -95,9 +95,11 @@ class _Collector:
             flat = pc.list_flatten(tools)
             if len(flat):
                 parents = pc.list_parent_indices(tools).to_numpy()
-                names_list = flat.to_pylist()
-                hit = np.fromiter((self._computer(t) for t in names_list), dtype=bool, count=len(names_list))
-                bits[np.unique(parents[hit])] |= SBIT["computer_tools"]
+                encoded = pc.dictionary_encode(flat.cast(pa.string()))  # few distinct names, many uses
+                names_list = encoded.dictionary.to_pylist()
+                per_name = np.array([self._computer(t) for t in names_list] + [False], dtype=bool)
+                codes = pc.fill_null(encoded.indices, len(names_list)).to_numpy(zero_copy_only=False)
+                bits[np.unique(parents[per_name[codes]])] |= SBIT["computer_tools"]
         for col, bit in (
             ("n_tool_results", "tool_results"),
             ("n_images", "images"),
