@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/fingerprint.py                 # 100k and 1M rows, three traffic mixes
     .venv/bin/python bench/fingerprint.py --sizes 100000 --mixes slots
+    .venv/bin/python bench/fingerprint.py --store STORE.duckdb   # exchanges of a store (e.g. simulated)
 
 Mixes (text generated from a small vocabulary, nothing from the simulator):
   repeat  template traffic whose slot values come from small pools, so raw texts repeat
@@ -9,6 +10,8 @@ Mixes (text generated from a small vocabulary, nothing from the simulator):
   slots   template traffic with a fresh number / name / sentence in every request (every raw text
           unique, every skeleton from a few dozen templates)
   chat    every prompt a unique free-text sentence (the worst case: nothing dedupes)
+  --store the exchanges of an ingested store, read into memory first (realistic traffic: simulated
+          campaigns and legitimate archetypes), timed wall and CPU (CPU counts both masking threads)
 Each (mix, size) runs in its own process so the peak RSS is its own. Generation time is measured
 inside the batch generator and subtracted; the figures are fingerprint time only.
 """
@@ -125,12 +128,45 @@ def run_one(mix: str, size: int) -> dict[str, object]:
     }
 
 
+STORE_COLUMNS = [
+    "request_id", "account_id", "ts", "system_text", "first_user_text", "n_assistant_turns",
+    "n_tool_results", "tools_offered", "n_images", "thinking_requested", "thinking_budget", "reasoning_effort",
+]  # fmt: skip
+
+
+def run_store(path: str) -> dict[str, object]:
+    from distillguard.fingerprint import fingerprint
+    from distillguard.store import Store
+
+    store = Store.open(path, read_only=True)
+    batches = list(store.iter_exchange_batches(STORE_COLUMNS))
+    wall, cpu = time.perf_counter(), time.process_time()
+    fp = fingerprint(batches)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    fam = fp.families
+    top = sorted(zip(fam.column("n_exchanges").to_pylist(), fam.column("n_accounts").to_pylist(), strict=True))
+    return {
+        "exchanges": fp.exchanges.num_rows,
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "exchanges_per_s": round(fp.exchanges.num_rows / wall),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "families": fam.num_rows,
+        "largest_families": top[::-1][:3],
+        "most_accounts": sorted(top, key=lambda t: t[1])[::-1][:3],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--mixes", default="repeat,slots,chat")
     ap.add_argument("--one", nargs=2, metavar=("MIX", "SIZE"), help=argparse.SUPPRESS)
+    ap.add_argument("--store", help="fingerprint the exchanges of this store instead of generated mixes")
     args = ap.parse_args()
+    if args.store:
+        print(json.dumps(run_store(args.store)))
+        return
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return

@@ -122,8 +122,17 @@ def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Cl
     if template_view and n > 1:
         flat, off = reg.window()
         kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
-        views.tsig = _low16(sketch.signatures(kflat, koff, config.num_perm, config.seed))
-        views.t_active = np.diff(koff) >= config.template_min_run
+        t_active = np.diff(koff) >= config.template_min_run
+        # Only rows with a template part need its signature (free chat mostly has none).
+        rows = np.flatnonzero(t_active)
+        lengths = np.diff(koff)[rows]
+        take = np.repeat(koff[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        sub_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=sub_off[1:])
+        sub_flat = kflat[take + np.arange(int(sub_off[-1]))]
+        views.tsig = np.full((n, config.num_perm), 0xFFFF, dtype=np.uint16)
+        views.tsig[rows] = _low16(sketch.signatures(sub_flat, sub_off, config.num_perm, config.seed))
+        views.t_active = t_active
     del sig32
 
     def propose(todo: BoolArr) -> I64:
