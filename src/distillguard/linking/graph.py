@@ -51,7 +51,7 @@ def _default_rules() -> dict[str, KeyRule]:
         "client": KeyRule(weight=0.4, crowd_cap=30, min_share=0.5),
         "email_domain": KeyRule(weight=0.2, crowd_cap=30, min_share=0.0),
         "family": KeyRule(weight=1.0, crowd_cap=1_000_000, min_share=0.03, min_count=2),
-        "prompt": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.03, min_count=2),
+        "prompt": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.03, min_count=1),
         "system": KeyRule(weight=0.8, crowd_cap=1_000_000, min_share=0.3, min_count=3),
         "params": KeyRule(weight=0.3, crowd_cap=50, min_share=0.5, min_count=3),
         "created": KeyRule(weight=0.3, crowd_cap=200, min_share=0.0),

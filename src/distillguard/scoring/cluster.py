@@ -57,9 +57,10 @@ LINK_DOC: dict[str, str] = {
     "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
 }
 
-# An ASN (a cloud, a carrier) and a request-parameter signature (an SDK's defaults) are shared by
-# independent customers everywhere: they link accounts for community detection but prove no identity.
-IDENTITY_KINDS = ("payment", "client", "user_agent", "net", "created", "email_domain")
+# An ASN (a cloud, a carrier), a TLS/HTTP client fingerprint and a request-parameter signature (a library's
+# defaults) are shared by independent users of the same cloud or tool: they link accounts for community
+# detection but prove no common operator.
+IDENTITY_KINDS = ("payment", "user_agent", "net", "created", "email_domain")
 CONTENT_KINDS = ("family", "prompt", "system")
 
 _CLUSTER_SQL = """

@@ -201,6 +201,7 @@ def first_flagged(
     first = np.full(len(ids), -1, dtype=np.int64)
     center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
     min_aff, threshold = float(rules.setting("min_affinity")), float(rules.setting("flag_threshold"))
+    floor = float(rules.setting("affinity_floor"))
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
     bounds = np.flatnonzero(np.diff(buckets)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(buckets)], strict=True):
@@ -210,7 +211,7 @@ def first_flagged(
         cv = _cluster_view(cum, names, cid, len(cl_ids), cl_static)
         c_points, _ = apply_rules(cv, rules.campaign, explain=False)
         aff = np.nan_to_num(av["affinity"].to_numpy(zero_copy_only=False))
-        member = np.where(size >= 2, np.clip(aff / max(min_aff, 1e-9), 0, 1), 0)
+        member = np.where(size >= 2, np.clip((aff - floor) / max(min_aff - floor, 1e-9), 0, 1), 0)
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
         )

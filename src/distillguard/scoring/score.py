@@ -109,7 +109,8 @@ def score(
     ci = np.array([c_index[c] for c in acc_cluster], dtype=np.int64)
     aff_v = np.nan_to_num(acc["affinity"].to_numpy(zero_copy_only=False).astype(np.float64))
     size_v = acc["cluster_size"].to_numpy().astype(np.float64)
-    membership = np.where(size_v >= 2, np.clip(aff_v / max(min_aff, 1e-9), 0.0, 1.0), 0.0)
+    floor = float(rules.setting("affinity_floor"))
+    membership = np.where(size_v >= 2, np.clip((aff_v - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0), 0.0)
     inherited = c_risk[ci] * membership
     risk = np.maximum(a_risk, inherited)
     flagged = risk >= float(rules.setting("flag_threshold"))
