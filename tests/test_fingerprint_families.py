@@ -125,3 +125,18 @@ def test_lsh_edges_only_join_what_all_pairs_would_and_compress_big_buckets() -> 
     labels = sketch.components(len(sig), edges)
     assert len(set(labels.tolist())) == 4
     assert all(len(set(labels[g * 300 : (g + 1) * 300].tolist())) == 1 for g in range(4))
+
+
+def test_text_column_of_nulls_only_typed_null() -> None:
+    # A batch whose every system prompt is absent may come with the column typed null.
+    table = pa.table(
+        {
+            "request_id": ["r1", "r2"],
+            "account_id": ["a", "b"],
+            "first_user_text": ["How do I bake bread at home?", "Name three moons of Jupiter."],
+            "system_text": pa.nulls(2),
+        }
+    )
+    fp = fingerprint([table])
+    assert fp.exchanges.column("system_family_id").null_count == 2
+    assert fp.families.num_rows == 2

@@ -45,6 +45,8 @@ class Registry:
 
     def ids(self, column: pa.Array | pa.ChunkedArray) -> I32:
         """Skeleton id per row of a text column; -1 where the text is null or blank."""
+        if not pa.types.is_string(column.type):
+            column = column.cast(pa.string())  # an all-null column comes typed null
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
@@ -58,7 +60,7 @@ class Registry:
     def _value_ids(self, values: pa.Array) -> I32:
         """Skeleton id of each distinct raw text: cached ones looked up, the others masked in Arrow."""
         cache = self._raw_cache
-        keys = [xxhash.xxh64_intdigest(v) for v in values.cast(pa.binary()).to_pylist()]
+        keys = [xxhash.xxh64_intdigest(v or b"") for v in values.cast(pa.binary()).to_pylist()]
         out = np.fromiter((cache.get(k, -2) for k in keys), dtype=np.int32, count=len(keys))
         miss = np.flatnonzero(out == -2)
         if len(miss):
