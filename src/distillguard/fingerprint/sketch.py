@@ -158,7 +158,7 @@ def verified_edges(
     size = 0
     for b in range(bands):
         key = _band_key(sig, sub, b, rows)
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # ties in any fixed order: which neighbours pair up only needs determinism
         k = key[order]
         same = np.flatnonzero(k[1:] == k[:-1])
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
