@@ -176,8 +176,8 @@ class _Views:
         self.tsig: npt.NDArray[np.uint16] | None = None
         self.t_active: BoolArr | None = None
         perm = sig.shape[1]
-        self.need = int(np.ceil(config.threshold * perm - 1e-9))
-        self.t_need = int(np.ceil(config.template_threshold * perm - 1e-9))
+        self.need = int(np.ceil(config.join_threshold * perm - 1e-9))
+        self.t_need = int(np.ceil(config.template_join_threshold * perm - 1e-9))
         self.veto_need = int(np.ceil(config.template_veto * perm - 1e-9))
 
     def veto_ok(self, a: I64, b: I64) -> BoolArr:

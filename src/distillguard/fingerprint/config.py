@@ -25,6 +25,11 @@ class FingerprintConfig:
     first and last ``template_window`` shingles of each skeleton are kept for it (instructions sit at
     the head or the tail of a prompt), which bounds its memory. A whole-skeleton match is vetoed when both
     skeletons have a template part and those agree less than ``template_veto``.
+
+    Pairs above ``threshold`` / ``template_threshold`` only *propose* families; a skeleton joins a
+    family when it is similar to the family's representative: ``join_threshold`` (whole text) or
+    ``template_join_threshold`` (template parts). Families cannot chain; a lower join threshold
+    admits more paraphrase around the representative and widens the bound on a family's diameter.
     """
 
     num_perm: int = 64
@@ -43,6 +48,8 @@ class FingerprintConfig:
     template_window: int = 16
     template_threshold: float = 0.5
     template_veto: float = 0.5
+    join_threshold: float = 0.4
+    template_join_threshold: float = 0.3
     representatives: int = 3
     flag_share: float = 0.5
     capability_min_score: float = 0.5
@@ -55,7 +62,15 @@ class FingerprintConfig:
             raise bad("num_perm", f"must be >= 8, got {self.num_perm}")
         if not 1 <= self.bands <= self.num_perm:
             raise bad("bands", f"must be in 1..num_perm ({self.num_perm}), got {self.bands}")
-        for key in ("threshold", "template_threshold", "template_veto", "flag_share", "capability_min_score"):
+        for key in (
+            "threshold",
+            "template_threshold",
+            "template_veto",
+            "join_threshold",
+            "template_join_threshold",
+            "flag_share",
+            "capability_min_score",
+        ):
             value = getattr(self, key)
             if not 0.0 < value <= 1.0:
                 raise bad(key, f"must be in (0, 1], got {value}")
