@@ -23,10 +23,12 @@ computer_tools_share, tool_results_share, images_share, thinking_share, multi_tu
 (exact / near / wrapper), example_skeleton (masked, <= ``example_cap`` characters), signature (MinHash
 of the representative user skeleton, ``num_perm`` uint32 values for intel sharing) and first/last seen.
 
-How: each text is masked once (``distillguard.text.mask``; a bounded cache keyed by the raw text's
-xxhash), skeletons are deduplicated by xxhash, only new skeletons are MinHashed (rensa). At the end of
-the stream, LSH banding proposes candidate pairs among unique skeletons, pairs are kept when their
-estimated Jaccard similarity reaches the threshold, and connected components are families. A second,
+How: each distinct raw text is masked once (``distillguard.text.mask_array``, Arrow RE2 passes; a
+bounded cache keyed by the raw text's xxhash), skeletons are deduplicated by xxhash, only new skeletons
+are MinHashed (rensa). At the end of the stream, LSH banding proposes candidate pairs among unique
+skeletons, verified at the similarity threshold; connected components of those pairs are only
+*proposals*: a skeleton joins a family when it is similar to the family's representative (its most
+central member), so families cannot chain A ~ B ~ ... ~ Z (``fingerprint/clustering.py``). A second,
 *template* view keeps only the shingles that recur across skeletons in long runs (a fixed instruction
 around varying content) and clusters those the same way. System prompts and first user turns are
 clustered separately; ``family_id`` is the combination of the two. A family id is the smallest
