@@ -125,13 +125,14 @@ def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Cl
         t_active = np.diff(koff) >= config.template_min_run
         # Only rows with a template part need its signature (free chat mostly has none).
         rows = np.flatnonzero(t_active)
-        lengths = np.diff(koff)[rows]
-        take = np.repeat(koff[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         sub_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=sub_off[1:])
-        sub_flat = kflat[take + np.arange(int(sub_off[-1]))]
+        np.cumsum(np.diff(koff)[rows], out=sub_off[1:])
+        sub_flat = kflat[np.repeat(t_active, np.diff(koff))]  # a byte per shingle, not an index
         views.tsig = np.full((n, config.num_perm), 0xFFFF, dtype=np.uint16)
-        views.tsig[rows] = _low16(sketch.signatures(sub_flat, sub_off, config.num_perm, config.seed))
+        for lo in range(0, len(rows), 1 << 16):  # block by block: no full 32-bit matrix at once
+            o = sub_off[lo : lo + (1 << 16) + 1]
+            block = sketch.signatures(sub_flat[o[0] : o[-1]], o - o[0], config.num_perm, config.seed)
+            views.tsig[rows[lo : lo + (1 << 16)]] = _low16(block)
         views.t_active = t_active
     del sig32
 

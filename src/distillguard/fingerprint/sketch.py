@@ -204,14 +204,13 @@ def template_part(
     n_rows = len(offsets) - 1
     # Document frequency, counted as occurrences: a shingle repeated inside one window is rare, and
     # one sort is the cost that matters here. The rest goes a block of rows at a time (bounded memory).
-    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    df_all = counts[inverse]
+    uniq, counts = np.unique(flat, return_counts=True)  # no inverse: it would cost 8 B per shingle
     kept: list[U32] = []
     per_row: list[I64] = []
     for r0 in range(0, n_rows, chunk):
         r1 = min(n_rows, r0 + chunk)
         part = flat[offsets[r0] : offsets[r1]]
-        df = df_all[offsets[r0] : offsets[r1]]
+        df = counts[np.searchsorted(uniq, part)]
         keep = _template_runs(df, offsets[r0 : r1 + 1] - offsets[r0], min_df, min_run, spread)
         rows = np.repeat(np.arange(r1 - r0), np.diff(offsets[r0 : r1 + 1]))
         kept.append(part[keep])
