@@ -11,17 +11,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-CAPABILITIES = (
-    "reasoning",
-    "coding",
-    "agentic",
-    "data_analysis",
-    "computer_use",
-    "vision",
-    "rubric_grading",
-    "sensitive_rewrite",
-    "chat",
-)
+from distillguard.fingerprint import AREAS
+
+CAPABILITIES = AREAS
 """Capability areas the fingerprint stage assigns to template families."""
 
 HIGH_VALUE = ("reasoning", "coding", "agentic", "data_analysis", "computer_use", "vision", "rubric_grading")
