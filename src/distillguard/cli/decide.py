@@ -203,6 +203,35 @@ def add_cmd(
     _print([d], "added")
 
 
+@decide_app.command("import-online")
+def import_online_cmd(
+    log_dir: Annotated[Path, typer.Argument(help="The gateway's log folder (holds online-links.log).")],
+    store: StoreOpt,
+    actor: Annotated[str, typer.Option("--actor", help="Recorded as the decider.")] = "gateway",
+    policy: PolicyOpt = None,
+    snapshot: SnapshotOpt = None,
+) -> None:
+    """Record the accounts the gateway linked to known campaigns online as decisions in the audit trail."""
+    path = log_dir / "online-links.log"
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (has the gateway linked any account yet?)")
+    links = []
+    for n, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{path}:{n}: not JSON ({exc})") from None
+        if not isinstance(rec, dict) or "account_id" not in rec or "campaign_id" not in rec:
+            raise InputError(f"{path}:{n}: a link needs account_id and campaign_id")
+        links.append(rec)
+    with Store.open(store) as st:
+        added = dec.record_online_links(st, links, actor)
+        _export(st, snapshot, policy)
+    _print(added, "linked online")
+
+
 @decide_app.command("export")
 def export_cmd(store: StoreOpt, policy: PolicyOpt = None, snapshot: SnapshotOpt = None) -> None:
     """Rewrite the enforcement snapshot the gateway reloads."""

@@ -249,6 +249,49 @@ def create(
     return decision(store, p.decision_id)
 
 
+def record_online_links(store: Store, links: Sequence[Mapping[str, Any]], actor: str = "gateway") -> list[Decision]:
+    """Put the gateway's online links into the audit trail as account decisions.
+
+    Each link (``account_id``, ``campaign_id``, ``score``, ``evidence``, ``request_number``) gives the
+    account every active decision of its campaign, as a decision of its own whose rule names the campaign
+    decision and whose evidence is the indicators that matched; a campaign without an active decision
+    gives ``monitor``. Idempotent: a link already recorded adds nothing.
+    """
+    known = {d.decision_id for d in current_decisions(store, include_lifted=True)}
+    active = [d for d in current_decisions(store) if d.subject_kind is Scope.campaign and d.status is Status.active]
+    rows: list[tuple[Any, ...]] = []
+    new_ids: list[str] = []
+    for link in links:
+        account, campaign = str(link["account_id"]), str(link["campaign_id"])
+        said = (
+            f"linked online to campaign {campaign} at its request {link.get('request_number', '?')} "
+            f"(indicator score {float(link.get('score', 0.0)):.2f})"
+        )
+        evidence = (said, *(str(e) for e in link.get("evidence", ())))
+        parents: list[Decision | None] = [d for d in active if d.subject_id == campaign] or [None]
+        for parent in parents:
+            rule = f"online:{parent.decision_id}" if parent else f"online:{campaign}"
+            p = Proposal(
+                decision_id=decision_id(Scope.account, account, rule),
+                subject_kind=Scope.account,
+                subject_id=account,
+                action=parent.action if parent else Action.monitor,
+                params=dict(parent.params) if parent else {},
+                status=Status.active,
+                rule=rule,
+                reason=said,
+                evidence=evidence,
+                members=(),
+            )
+            if p.decision_id in known:
+                continue
+            known.add(p.decision_id)
+            rows.append(_row(p, Status.active, actor, "linked_online", None))
+            new_ids.append(p.decision_id)
+    _append(store, rows)
+    return [decision(store, did) for did in new_ids]
+
+
 def check_params(action: Action, params: Mapping[str, Any]) -> dict[str, Any]:
     allowed = ACTION_PARAMS[action]
     out = {}
