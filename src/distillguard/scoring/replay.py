@@ -88,6 +88,40 @@ def _bucket_counts(
         con.unregister("core")
 
 
+# Running shares that account rules and cluster rules both read: share column -> count it divides.
+_SHARED = {
+    "cot_share": "cot",
+    "reconstruction_share": "reconstruction",
+    "coercion_share": "coercion",
+    "rubric_share": "rubric",
+    "rewrite_share": "rewrite",
+    "single_turn_share": "single_turn",
+    "fabricated_share": "fabricated",
+    "thinking_share": "thinking",
+    "large_budget_share": "large_budget",
+    "tool_result_share": "tool_result",
+    "tools_offered_share": "tools_offered",
+    "high_value_share": "high_value",
+}
+
+
+def _shares(col: dict[str, np.ndarray], n: np.ndarray) -> dict[str, object]:
+    """The shares both views carry, from running counts ``col`` over ``n`` exchanges."""
+    safe = np.maximum(n, 1.0)
+    out: dict[str, object] = {share: col[count] / safe for share, count in _SHARED.items()}
+    out["standalone_share"] = (col["single_turn"] + col["fabricated"]) / safe
+    return out
+
+
+def _with_static(data: dict[str, object], static: pa.Table) -> pa.Table:
+    """The running columns, then every column of ``static`` (final values) they do not replace."""
+    tbl = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
+    for name in static.column_names:
+        if name not in tbl.column_names:
+            tbl = tbl.append_column(name, static[name])
+    return tbl
+
+
 def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Table:
     n = cum[:, 0]
     safe = np.maximum(n, 1.0)
@@ -95,39 +129,23 @@ def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Tab
     caps = np.stack([col[f"cap_{c}"] for c in CAPABILITIES], axis=1)
     top = caps.argmax(axis=1)
     data: dict[str, object] = {
-        "n_exchanges": n,
-        "cot_share": col["cot"] / safe,
-        "reconstruction_share": col["reconstruction"] / safe,
-        "coercion_share": col["coercion"] / safe,
-        "rubric_share": col["rubric"] / safe,
-        "rewrite_share": col["rewrite"] / safe,
+        # Accounts with no traffic yet must match nothing: their volume is null, so no rule fires.
+        "n_exchanges": np.where(n > 0, n, np.nan),
+        **_shares(col, n),
         "refusal_probe_share": col["refusal_probe"] / safe,
-        "single_turn_share": col["single_turn"] / safe,
         "history_share": col["history"] / safe,
         "continuity_share": np.where(
             col["history"] > 0, (col["history"] - col["fabricated"]) / np.maximum(col["history"], 1), np.nan
         ),
-        "fabricated_share": col["fabricated"] / safe,
-        "standalone_share": (col["single_turn"] + col["fabricated"]) / safe,
-        "tools_offered_share": col["tools_offered"] / safe,
-        "tool_result_share": col["tool_result"] / safe,
         "tool_loop_ratio": np.where(
             col["tools_offered"] > 0, col["tool_result"] / np.maximum(col["tools_offered"], 1), 0
         ),
-        "thinking_share": col["thinking"] / safe,
-        "large_budget_share": col["large_budget"] / safe,
         "image_share": col["image"] / safe,
-        "high_value_share": col["high_value"] / safe,
         "top_capability_share": caps.max(axis=1) / safe,
         "top_capability": np.array(CAPABILITIES, dtype=object)[top],
         "affinity": col["core"] / safe,
     }
-    tbl = pa.table({k: pa.array(v) for k, v in data.items()})
-    for name in static.column_names:
-        if name not in tbl.column_names:
-            tbl = tbl.append_column(name, static[name])
-    # Accounts with no traffic yet must match nothing: null out their volume so no rule fires.
-    return tbl.set_column(0, "n_exchanges", pa.array(np.where(n > 0, n, np.nan), pa.float64(), from_pandas=True))
+    return _with_static(data, static)
 
 
 def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters: int, static: pa.Table) -> pa.Table:
@@ -135,32 +153,15 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
     np.add.at(sums, cid, cum)
     seen = np.bincount(cid, weights=(cum[:, 0] > 0).astype(np.float64), minlength=n_clusters)
     n = sums[:, 0]
-    safe = np.maximum(n, 1.0)
     col = {name: sums[:, i + 1] for i, name in enumerate(names)}
     data: dict[str, object] = {
         "n_accounts": np.where(seen > 0, seen, np.nan),
         "n_exchanges": n,
         "exchanges_per_account": n / np.maximum(seen, 1.0),
-        "core_family_share": col["core"] / safe,
-        "high_value_share": col["high_value"] / safe,
-        "cot_share": col["cot"] / safe,
-        "reconstruction_share": col["reconstruction"] / safe,
-        "coercion_share": col["coercion"] / safe,
-        "rubric_share": col["rubric"] / safe,
-        "rewrite_share": col["rewrite"] / safe,
-        "single_turn_share": col["single_turn"] / safe,
-        "fabricated_share": col["fabricated"] / safe,
-        "standalone_share": (col["single_turn"] + col["fabricated"]) / safe,
-        "thinking_share": col["thinking"] / safe,
-        "large_budget_share": col["large_budget"] / safe,
-        "tool_result_share": col["tool_result"] / safe,
-        "tools_offered_share": col["tools_offered"] / safe,
+        "core_family_share": col["core"] / np.maximum(n, 1.0),
+        **_shares(col, n),
     }
-    tbl = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
-    for name in static.column_names:
-        if name not in tbl.column_names:
-            tbl = tbl.append_column(name, static[name])
-    return tbl
+    return _with_static(data, static)
 
 
 def first_flagged(
