@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from distillguard.fingerprint import AREAS
+from distillguard.sqlconn import SqlConnection
 
 CAPABILITIES = AREAS
 """Capability areas the fingerprint stage assigns to template families."""
@@ -307,13 +307,13 @@ def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
     )
 
 
-def _register_tz(con: duckdb.DuckDBPyConnection) -> None:
+def _register_tz(con: SqlConnection) -> None:
     tz = pa.table({"country": list(_TZ), "off": list(_TZ.values())})
     con.register("tz", tz)
 
 
 def account_features(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
@@ -328,7 +328,7 @@ def account_features(
 
 
 def model_releases(
-    con: duckdb.DuckDBPyConnection, *, exchanges: str = "exchanges", config: FeatureConfig | None = None
+    con: SqlConnection, *, exchanges: str = "exchanges", config: FeatureConfig | None = None
 ) -> pa.Table:
     """Models first seen well after the log starts: (model, released) — releases the log itself shows."""
     cfg = config or FeatureConfig()

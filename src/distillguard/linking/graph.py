@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from sknetwork.clustering import Louvain
+
+from distillguard.sqlconn import SqlConnection
 
 KEY_KINDS = (
     "net",
@@ -126,7 +127,7 @@ def _fp_with_account(ex: str, fp: str) -> str:
     )
 
 
-def incidence(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:
+def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:
     """Account-key ties that pass each kind's share rule, with the key's crowd size and final weight."""
     rules = pa.table(
         {
@@ -179,7 +180,7 @@ def communities(accounts: pa.Array, inc: pa.Table, cfg: LinkConfig) -> pa.Table:
 
 
 def link_accounts(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     accounts: pa.Array,
     config: LinkConfig | None = None,
     *,

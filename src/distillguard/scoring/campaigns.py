@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from distillguard.scoring.score import Scores
+from distillguard.sqlconn import SqlConnection
 
 ACCOUNT_OUTPUT = (
     "account_id",
@@ -98,7 +98,7 @@ def assign_campaigns(scores: Scores) -> dict[int, str]:
 
 
 def build_outputs(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     scores: Scores,
     first_flagged: pa.Table,
     *,

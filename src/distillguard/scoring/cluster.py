@@ -8,10 +8,11 @@ who merely shares a reseller's egress with a campaign is not condemned by infras
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
+
+from distillguard.sqlconn import SqlConnection
 
 CLUSTER_DOC: dict[str, str] = {
     "cluster_id": "cluster from linking",
@@ -173,7 +174,7 @@ GROUP BY e.account_id
 
 
 def core_families(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     acc: pa.Table,
     *,
     exchanges: str,
@@ -204,7 +205,7 @@ def core_families(
 
 
 def cluster_features(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     acc: pa.Table,
     *,
     exchanges: str,
@@ -229,7 +230,7 @@ def cluster_features(
         con.unregister("core")
 
 
-def affinity(con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
+def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
     """account_id, affinity: share of the account's traffic in its cluster's shared families."""
     con.register("acc", acc.select(["account_id", "cluster_id"]))
     con.register("core", core)
@@ -241,7 +242,7 @@ def affinity(con: duckdb.DuckDBPyConnection, acc: pa.Table, *, exchanges: str, f
 
 
 def link_summary(
-    incidence: pa.Table, clusters: pa.Table, con: duckdb.DuckDBPyConnection, *, min_exclusive: float = 0.5
+    incidence: pa.Table, clusters: pa.Table, con: SqlConnection, *, min_exclusive: float = 0.5
 ) -> pa.Table:
     """cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``).
 
@@ -292,7 +293,7 @@ def link_summary(
 
 
 def synchrony(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     acc: pa.Table,
     *,
     exchanges: str,

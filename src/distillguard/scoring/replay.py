@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
 from distillguard.scoring.score import Scores
+from distillguard.sqlconn import SqlConnection
 
 _FLAGS = {
     "cot": "cot_elicitation OR reasoning_reconstruction OR trace_coercion",
@@ -58,7 +58,7 @@ GROUP BY ALL ORDER BY b
 
 
 def _bucket_counts(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     acc: pa.Table,
     core: pa.Table,
     *,
@@ -165,7 +165,7 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
 
 
 def first_flagged(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     scores: Scores,
     rules: RuleSet,
     *,

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -21,6 +20,7 @@ from distillguard.scoring.cluster import (
     synchrony,
 )
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
+from distillguard.sqlconn import SqlConnection
 
 ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size")
 CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
@@ -50,7 +50,7 @@ def _join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
 
 
 def score(
-    con: duckdb.DuckDBPyConnection,
+    con: SqlConnection,
     features: pa.Table,
     clusters: pa.Table,
     releases: pa.Table,
