@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.errors import ConfigError
 
@@ -180,14 +181,19 @@ def load_rules(
     )
 
 
-def columns_of(table: pa.Table) -> dict[str, np.ndarray]:
+def columns_of(table: pa.Table, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Columns as numpy arrays (numbers and booleans as float64 with NaN for null; others as objects).
+
+    ``names``: only these columns (the replay calls this once per checkpoint on every account, so the
+    conversion is limited to what the rules read).
+    """
     out: dict[str, np.ndarray] = {}
-    for name in table.column_names:
+    for name in table.column_names if names is None else [n for n in names if n in table.column_names]:
         col = table[name]
-        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-            out[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
-        elif pa.types.is_boolean(col.type):
-            out[name] = np.array([np.nan if v is None else float(v) for v in col.to_pylist()], dtype=np.float64)
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_boolean(col.type):
+            out[name] = np.asarray(
+                pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
         else:
             out[name] = np.array(col.to_pylist(), dtype=object)
     return out
@@ -196,7 +202,7 @@ def columns_of(table: pa.Table) -> dict[str, np.ndarray]:
 def apply_rules(table: pa.Table, rules: Sequence[Rule], *, explain: bool = True) -> tuple[np.ndarray, list[list[str]]]:
     """Total points per row and (if ``explain``) the evidence sentences of the rules each row matched."""
     n = table.num_rows
-    cols = columns_of(table)
+    cols = columns_of(table, sorted({c.column for rule in rules for c in rule.conditions}))
     points = np.zeros(n, dtype=np.float64)
     evidence: list[list[str]] = [[] for _ in range(n)]
     rows: list[dict[str, Any]] | None = None
