@@ -152,7 +152,7 @@ _SQL = """
 WITH x AS (
   SELECT e.request_id, e.account_id, e.ts, e.model, e.country, e.client_ip, e.client_net, e.user_agent,
          e.context_digest, e.reply_digest,
-         e.end_user_id, e.n_assistant_turns, e.n_tool_results, coalesce(len(e.tools_offered), 0) AS n_tools,
+         e.end_user_id, e.n_assistant_turns, e.n_tool_results, coalesce(array_length(e.tools_offered), 0) AS n_tools,
          e.n_images, e.thinking_requested, e.thinking_budget, e.input_tokens, e.output_tokens,
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,

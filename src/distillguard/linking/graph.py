@@ -105,7 +105,7 @@ raw AS (
   UNION ALL
   SELECT account_id, 'params',
          concat_ws('|', api, model, CAST(max_tokens AS VARCHAR), CAST(thinking_budget AS VARCHAR),
-                   reasoning_effort, CAST(temperature AS VARCHAR), CAST(len(tools_offered) AS VARCHAR)),
+                   reasoning_effort, CAST(temperature AS VARCHAR), CAST(array_length(tools_offered) AS VARCHAR)),
          count(*) FROM {ex} GROUP BY ALL
   UNION ALL
   SELECT account_id, 'created', strftime(min(account_created), '%Y-%m-%d %H') || '|' || coalesce(min(pathway), ''),

@@ -34,17 +34,17 @@ x AS (
 ),
 tot AS (SELECT campaign_id, count(*) AS n FROM x GROUP BY campaign_id),
 caps AS (
-  SELECT campaign_id, list(struct_pack(name := capability, share := c / n) ORDER BY c DESC) AS capabilities
+  SELECT campaign_id, list(struct_pack(name := capability, share := c / n) ORDER BY c DESC, capability) AS capabilities
   FROM (SELECT campaign_id, capability, count(*) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
   GROUP BY campaign_id
 ),
 models AS (
-  SELECT campaign_id, list(struct_pack(name := model, share := c / n) ORDER BY c DESC) AS models
+  SELECT campaign_id, list(struct_pack(name := model, share := c / n) ORDER BY c DESC, model) AS models
   FROM (SELECT campaign_id, model, count(*) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
   GROUP BY campaign_id
 ),
 top_of AS (
-  SELECT campaign_id, kind, list(struct_pack(name := key, accounts := a, exchanges := c) ORDER BY c DESC) AS top
+  SELECT campaign_id, kind, list(struct_pack(name := key, accounts := a, exchanges := c) ORDER BY c DESC, key) AS top
   FROM (
     SELECT campaign_id, kind, key, a, c,
            row_number() OVER (PARTITION BY campaign_id, kind ORDER BY c DESC, key) AS rn

@@ -70,7 +70,7 @@ x AS (
   SELECT e.account_id, a.cluster_id, f.family_id, e.ts, e.model, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,
-         coalesce(len(e.tools_offered), 0) AS n_tools, e.end_user_id
+         coalesce(array_length(e.tools_offered), 0) AS n_tools, e.end_user_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN a USING (account_id)
 ),
 fam AS (
@@ -312,7 +312,7 @@ def synchrony(
           sample AS (
             SELECT account_id, cluster_id FROM (
               SELECT account_id, cluster_id,
-                     row_number() OVER (PARTITION BY cluster_id ORDER BY hash(account_id)) AS rn
+                     row_number() OVER (PARTITION BY cluster_id ORDER BY md5(account_id)) AS rn
               FROM acc WHERE cluster_id IN (SELECT cluster_id FROM big))
             WHERE rn <= {int(max_accounts)}
           )

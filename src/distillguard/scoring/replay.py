@@ -33,7 +33,7 @@ _FLAGS = {
     "single_turn": "coalesce(n_assistant_turns, 0) = 0",
     "history": "context_digest IS NOT NULL",
     "fabricated": "context_digest IS NOT NULL AND rp.d IS NULL",
-    "tools_offered": "coalesce(len(tools_offered), 0) > 0",
+    "tools_offered": "coalesce(array_length(tools_offered), 0) > 0",
     "tool_result": "coalesce(n_tool_results, 0) > 0",
     "thinking": "thinking_requested",
     "large_budget": "coalesce(thinking_budget, 0) >= {large_budget}",
@@ -49,7 +49,7 @@ WITH x AS (
          f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
-replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL),
+replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL)
 SELECT x.account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
 FROM x LEFT JOIN core USING (cluster_id, family_id)
 LEFT JOIN replies rp ON rp.account_id = x.account_id AND rp.d = x.context_digest
