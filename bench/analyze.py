@@ -1,6 +1,6 @@
 """Benchmark `analyze` (embedded DuckDB engine) against a naive baseline, at several sizes.
 
-    python bench/analyze.py [--sizes 100000 1000000] [--write-results] [--baseline-max 1000000]
+    python bench/analyze.py [--sizes 100000 1000000] [--write-results] [--baseline-max 1000000] [--json FILE]
 
 For each size it simulates reported-2026 traffic (scaled to that many exchanges; not timed), ingests it
 into a fresh store (timed separately), then runs `analyze` on the store in a fresh subprocess and reports
@@ -9,6 +9,8 @@ baseline: template clustering with datasketch MinHash LSH over every first user 
 time (the textbook approach), plus a per-account rate threshold (flag accounts above the 99th percentile of
 exchanges per active day). The ratio of the two throughputs is printed, and so is the quality of both
 against the simulator's labels (account precision and recall), so the speed is never bought with misses.
+Peak RSS is each measured process's own high-water mark (VmHWM), read when its timed work ends. ``--json
+FILE`` writes the rows in the suite format read by bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EXCHANGES = 224_800  # reported-2026 at scale 1
@@ -35,8 +38,9 @@ def _child(code: str) -> dict[str, float]:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     res: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     res["wall_s"] = wall
-    # ru_maxrss of children is the max over all children so far: report it only when it grew.
-    res["peak_rss_mib"] = max(peak, before) / 1024
+    # The child reports its own VmHWM. Fallback: ru_maxrss of children is the max over all children so far
+    # (the simulate and ingest runs included), so it is only an upper bound.
+    res.setdefault("peak_rss_mib", max(peak, before) / 1024)
     return res
 
 
@@ -60,6 +64,8 @@ def prepare(work: Path, n: int, seed: int) -> tuple[Path, Path]:
     return sim, store
 
 
+HWM = "next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024"
+
 ANALYZE = """
 import json, time, shutil
 from pathlib import Path
@@ -68,9 +74,10 @@ from distillguard.evaluate import evaluate
 t0 = time.perf_counter()
 s = analyze([Path({store!r})], {out!r}, AnalyzeOptions())
 dt = time.perf_counter() - t0
+hwm = {hwm}
 r = evaluate({labels!r}, {out!r}).accounts
 print(json.dumps({{"seconds": dt, "exchanges": s.exchanges, "precision": r.precision, "recall": r.recall,
-                  "stages": s.seconds}}))
+                  "stages": s.seconds, "peak_rss_mib": hwm}}))
 """
 
 BASELINE = """
@@ -107,11 +114,13 @@ for acc, cs in acc_clusters.items():
         accounts_per_cluster[c] = accounts_per_cluster.get(c, 0) + 1
 flag_tpl = {{a for a, cs in acc_clusters.items() if np.mean([accounts_per_cluster[c] >= 20 for c in cs]) >= 0.5}}
 dt = time.perf_counter() - t0
+hwm = {hwm}
 flagged = flag_rate | flag_tpl
 lab = pq.read_table({labels!r} + "/accounts.parquet").to_pylist()
 attack = {{r["account_id"] for r in lab if r["label"] == "attack"}}
 tp = len(flagged & attack)
-print(json.dumps({{"seconds": dt, "exchanges": n, "precision": tp / max(len(flagged), 1), "recall": tp / max(len(attack), 1)}}))
+print(json.dumps({{"seconds": dt, "exchanges": n, "precision": tp / max(len(flagged), 1), "recall": tp / max(len(attack), 1),
+                  "peak_rss_mib": hwm}}))
 """
 
 
@@ -122,6 +131,7 @@ def main() -> None:
     ap.add_argument("--baseline-max", type=int, default=1_000_000, help="skip the slow baseline above this size")
     ap.add_argument("--work", default=str(ROOT / "bench" / "_work" / "analyze"))
     ap.add_argument("--write-results", action="store_true")
+    ap.add_argument("--json", type=Path, help="write the rows in the suite format (bench/run_all.py)")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -129,19 +139,37 @@ def main() -> None:
     for n in args.sizes:
         sim, store = prepare(work, n, args.seed)
         out = str(work / f"results-{n}")
-        a = _child(ANALYZE.format(store=str(store), out=out, labels=str(sim / "labels")))
+        a = _child(ANALYZE.format(store=str(store), out=out, labels=str(sim / "labels"), hwm=HWM))
         b = None
         if n <= args.baseline_max:
-            b = _child(BASELINE.format(store=str(store), labels=str(sim / "labels")))
+            b = _child(BASELINE.format(store=str(store), labels=str(sim / "labels"), hwm=HWM))
         rows.append({"size": n, "analyze": a, "baseline": b})
         print(json.dumps(rows[-1]), flush=True)
     table = render(rows)
     print(table)
     if args.write_results:
         write_section(ROOT / "bench" / "RESULTS.md", "Analyze", table)
+    if args.json:
+        doc = {"part": "analyze", "unit": "exchanges", "rows": [suite_row(r) for r in rows],
+               "baseline": "datasketch MinHash LSH per first user turn + per-account rate threshold, same store"}  # fmt: skip
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
-def render(rows: list[dict]) -> str:
+def suite_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One row of the suite format (bench/run_all.py), quality figures of both kept beside the speed."""
+    a, b = row["analyze"], row["baseline"]
+    return {
+        "size": row["size"], "n": a["exchanges"], "seconds": a["seconds"],
+        "throughput": a["exchanges"] / a["seconds"], "peak_rss_mib": a["peak_rss_mib"],
+        "precision": a["precision"], "recall": a["recall"], "stages": a.get("stages", {}),
+        "baseline_seconds": b["seconds"] if b else None,
+        "baseline_throughput": b["exchanges"] / b["seconds"] if b else None,
+        "baseline_peak_rss_mib": b["peak_rss_mib"] if b else None,
+        "baseline_precision": b["precision"] if b else None, "baseline_recall": b["recall"] if b else None,
+    }  # fmt: skip
+
+
+def render(rows: list[dict[str, Any]]) -> str:
     cmd = "python bench/analyze.py --sizes " + " ".join(str(r["size"]) for r in rows) + " --write-results"
     lines = [
         f"Command: `{cmd}` (reported-2026 traffic scaled to each size; {os.cpu_count()} cores). Store ingested",
@@ -155,10 +183,10 @@ def render(rows: list[dict]) -> str:
         a, b = r["analyze"], r["baseline"]
         rate = a["exchanges"] / a["seconds"]
         cells = [f"{a['exchanges']:,}", f"{a['seconds']:.1f}", f"{rate:,.0f}", f"{a['peak_rss_mib']:,.0f}",
-                 f"{a['precision']:.3f}", f"{a['recall']:.3f}"]  # fmt: skip
+                 _q(a["precision"]), _q(a["recall"])]  # fmt: skip
         if b:
             brate = b["exchanges"] / b["seconds"]
-            cells += [f"{b['seconds']:.1f}", f"{brate:,.0f}", f"{b['precision']:.3f}", f"{b['recall']:.3f}",
+            cells += [f"{b['seconds']:.1f}", f"{brate:,.0f}", _q(b["precision"]), _q(b["recall"]),
                       f"{rate / brate:.1f}×"]  # fmt: skip
         else:
             cells += ["–"] * 5
@@ -176,6 +204,11 @@ def render(rows: list[dict]) -> str:
             "Stage seconds at the largest size: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()) + ".",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _q(v: float | None) -> str:
+    """A quality figure; evaluate gives None where it is undefined (nothing flagged at a tiny size)."""
+    return "–" if v is None else f"{v:.3f}"
 
 
 def write_section(path: Path, name: str, body: str) -> None:

@@ -1,6 +1,6 @@
 """Gateway load benchmark: added latency (p50/p99 against going direct) and requests/s, small non-streaming.
 
-    python bench/gateway.py [--requests 3000] [--seconds 10] [--concurrency 32] [--cpus 0,1] [--write]
+    python bench/gateway.py [--requests 3000] [--seconds 10] [--concurrency 32] [--cpus 0,1] [--write] [--json FILE]
 
 Three processes on loopback: a minimal upstream (raw asyncio HTTP/1.1 with keep-alive, fixed small
 Anthropic / OpenAI bodies), the gateway (``distillguard gateway``, uvloop + httptools when installed,
@@ -11,7 +11,9 @@ connection). ``--cpus`` pins all three to those CPUs (``taskset``), so "2 cores"
 Latency: one connection, requests alternate between direct and through the gateway (same upstream), and
 the added latency is the difference of the percentiles. Throughput: ``--concurrency`` connections for
 ``--seconds`` through the gateway (and direct, for reference). ``--write`` replaces the "Gateway" section of
-bench/RESULTS.md.
+bench/RESULTS.md. ``--json FILE`` writes one row in the suite format read by bench/run_all.py: size = the
+concurrency, throughput through the gateway, the gateway process's peak RSS (VmHWM, read before it stops),
+and as the baseline the same load sent directly to the upstream (the ratio is the gateway's overhead).
 """
 
 from __future__ import annotations
@@ -213,6 +215,7 @@ def main() -> None:
     ap.add_argument("--cpus", default=None, help="pin everything to these CPUs, e.g. 0,1")
     ap.add_argument("--fsync", default="interval")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--json", type=Path, help="write one row in the suite format (bench/run_all.py)")
     ap.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_upstream:
@@ -248,6 +251,7 @@ def main() -> None:
             res.update(await run_all())
 
         _run(wrapper())
+        gw_rss = _vm_hwm_mib(gw.pid)
     finally:
         gw.terminate()
         up.terminate()
@@ -276,6 +280,26 @@ def main() -> None:
     print("\n".join(lines))
     if args.write:
         write_results(lines)
+    if args.json:
+        rps_gw, rps_direct = float(res["rps_gw"]), float(res["rps_direct"])  # type: ignore[arg-type]
+        row = {
+            "size": args.concurrency, "n": round(rps_gw * args.seconds), "seconds": args.seconds,
+            "throughput": rps_gw, "peak_rss_mib": gw_rss, "errors": res["err_gw"],
+            "added_p50_ms": p[50][1] - p[50][0], "added_p99_ms": p[99][1] - p[99][0],
+            "latency_requests": args.requests, "load_avg": load,
+            "baseline_seconds": min(args.seconds, 5.0), "baseline_throughput": rps_direct, "baseline_peak_rss_mib": None,
+        }  # fmt: skip
+        doc = {"part": "gateway", "unit": "requests", "rows": [row],
+               "baseline": "the same load sent directly to the upstream (ratio = gateway throughput / direct)"}  # fmt: skip
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    """Peak resident memory of a running process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 NOTES = """

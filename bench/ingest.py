@@ -2,11 +2,19 @@
 
     python bench/ingest.py                      # 100k, 1M and 4M lines (generated under bench/_work/)
     python bench/ingest.py --lines 100000       # one size
+    python bench/ingest.py --baseline --json out.json   # also the textbook loader; machine-readable rows
 
 Each measurement runs in a fresh subprocess that ingests into a new DuckDB file and reports its own wall time,
 its CPU time (with its parser processes), and peak resident memory (VmHWM from /proc/self/status; the largest
 parser process's ru_maxrss). About 3% of the generated lines are malformed. On a shared machine, wall time
 depends on the load (printed before and after each run); CPU µs per line does much less.
+
+``--baseline`` runs the textbook loader on the same file right after, in its own fresh subprocess: one
+process, ``json.loads`` per line, a flat dict per record (the scalar fields plus the request and response
+re-serialized as JSON text), ``pyarrow.Table.from_pylist`` per 100,000 rows and a DuckDB ``INSERT``. It
+validates nothing beyond "parses and has an account", normalizes nothing and keeps no ledger or quarantine,
+so it does less work than ``ingest``: the ratio flatters the baseline. ``--json FILE`` writes the rows in the
+suite format read by bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -37,6 +45,48 @@ cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 print(json.dumps({"read": s.read, "stored": s.stored, "duplicates": s.duplicates, "quarantined": s.quarantined,
                   "seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mib": hwm / 1024,
                   "worker_peak_rss_mib": kids.ru_maxrss / 1024}))
+"""
+
+_BASELINE = """
+import json, sys, time
+import duckdb, pyarrow as pa
+start = time.perf_counter()
+con = duckdb.connect(sys.argv[2])
+con.execute("CREATE TABLE exchanges (request_id VARCHAR, ts VARCHAR, account_id VARCHAR, ip VARCHAR, "
+            "user_agent VARCHAR, api VARCHAR, status BIGINT, latency_ms BIGINT, model VARCHAR, "
+            "request VARCHAR, response VARCHAR)")
+rows, stored, rejected = [], 0, 0
+def flush(rows):
+    batch = pa.Table.from_pylist(rows)
+    con.register("batch", batch)
+    con.execute("INSERT INTO exchanges SELECT * FROM batch")
+    con.unregister("batch")
+with open(sys.argv[1], encoding="utf-8") as fh:
+    for line in fh:
+        try:
+            r = json.loads(line)
+            req = r.get("request") or {}
+            rows.append({"request_id": r["request_id"], "ts": r["ts"], "account_id": r["account"]["id"],
+                         "ip": r["client"]["ip"], "user_agent": r["client"].get("user_agent"), "api": r["api"],
+                         "status": r.get("status"), "latency_ms": r.get("latency_ms"), "model": req.get("model"),
+                         "request": json.dumps(req), "response": json.dumps(r.get("response"))})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            rejected += 1
+            continue
+        if len(rows) == 100_000:
+            flush(rows)
+            stored += len(rows)
+            rows = []
+if rows:
+    flush(rows)
+    stored += len(rows)
+con.close()
+elapsed = time.perf_counter() - start
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+import resource
+me = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"stored": stored, "rejected": rejected, "seconds": elapsed, "cpu_seconds": me.ru_utime + me.ru_stime,
+                  "peak_rss_mib": hwm / 1024}))
 """
 
 _TOPICS = ["sorting", "tax law", "protein folding", "pandas groupby", "revolution", "cache design", "SQL joins"]
@@ -104,34 +154,54 @@ def generate(path: Path, lines: int, seed: int = 1) -> None:
     tmp.rename(path)
 
 
-def measure(path: Path, workers: int) -> dict[str, float]:
+def measure(path: Path, workers: int, code: str = _CHILD) -> dict[str, float]:
+    """Run ``code`` (the ingest child, or the baseline loader) on ``path`` into a new DuckDB file."""
     store = path.with_suffix(".duckdb")
     for leftover in (store, Path(str(store) + ".wal")):
         leftover.unlink(missing_ok=True)
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(path), str(store), str(workers)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(path), str(store), str(workers)], capture_output=True, text=True, check=True
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     store.unlink(missing_ok=True)
     return result
 
 
+def suite_row(n: int, workers: int, r: dict[str, float], b: dict[str, float] | None) -> dict[str, object]:
+    """One row of the suite format (bench/run_all.py); peak RSS counts the main process plus every parser."""
+    return {
+        "size": n, "n": n, "seconds": r["seconds"], "throughput": n / r["seconds"],
+        "peak_rss_mib": r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
+        "main_peak_rss_mib": r["peak_rss_mib"], "worker_peak_rss_mib": r["worker_peak_rss_mib"], "workers": workers,
+        "cpu_seconds": r["cpu_seconds"], "stored": r["stored"], "quarantined": r["quarantined"],
+        "baseline_seconds": b["seconds"] if b else None,
+        "baseline_throughput": n / b["seconds"] if b else None,
+        "baseline_peak_rss_mib": b["peak_rss_mib"] if b else None,
+        "baseline_stored": b["stored"] if b else None,
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="ingest throughput and peak memory")
     parser.add_argument("--lines", type=int, action="append", help="sizes to run (default 100k, 1M, 4M)")
     parser.add_argument("--workers", type=int, default=2, help="parser processes (0: parse in the main process)")
+    parser.add_argument("--baseline", action="store_true", help="also run the textbook loader on the same file")
+    parser.add_argument("--json", type=Path, help="write the rows in the suite format (bench/run_all.py)")
+    parser.add_argument("--work", type=Path, default=WORK, help="where generated logs are kept (default bench/_work)")
     args = parser.parse_args()
-    WORK.mkdir(exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, object]] = []
     print(
         "| lines | workers | seconds | lines/s | CPU µs/line | peak RSS MiB main | peak RSS MiB worker | stored "
         "| quarantined | load avg before → after |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for n in args.lines or [100_000, 1_000_000, 4_000_000]:
-        path = WORK / f"log_{n}.jsonl"
+        path = args.work / f"log_{n}.jsonl"
         generate(path, n)
         before = _load()
         r = measure(path, args.workers)
+        b = measure(path, 0, _BASELINE) if args.baseline else None
         assert r["read"] == r["stored"] + r["duplicates"] + r["quarantined"] == n
         print(
             f"| {n:,} | {args.workers} | {r['seconds']:.1f} | {n / r['seconds']:,.0f} | {1e6 * r['cpu_seconds'] / n:.1f} "
@@ -139,6 +209,18 @@ def main() -> None:
             f"| {before} → {_load()} |",
             flush=True,
         )
+        if b:
+            print(
+                f"|   baseline (textbook loader) | 1 | {b['seconds']:.1f} | {n / b['seconds']:,.0f} "
+                f"| {1e6 * b['cpu_seconds'] / n:.1f} | {b['peak_rss_mib']:.0f} | 0 | {b['stored']:,} "
+                f"| {b['rejected']:,} | |",
+                flush=True,
+            )
+        rows.append(suite_row(n, args.workers, r, b))
+    if args.json:
+        baseline = "textbook loader: json.loads per line, Table.from_pylist, DuckDB INSERT (1 process)"
+        doc = {"part": "ingest", "unit": "lines", "baseline": baseline if args.baseline else None, "rows": rows}
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 def _load() -> str:

@@ -3,10 +3,16 @@
     python bench/simulate.py                       # default scale (~225k) and ~4M exchanges
     python bench/simulate.py --exchanges 4000000   # one size (scale chosen to reach it)
     python bench/simulate.py --write-results       # also replace the "Simulate" section of bench/RESULTS.md
+    python bench/simulate.py --baseline --json out.json   # also 1 process; machine-readable rows
 
 Each measurement runs in a fresh subprocess (2 worker processes, the default on this machine) writing
 under bench/_work/, which is removed afterwards. Peak RSS: the main process (VmHWM) and the largest
 worker (RUSAGE_CHILDREN); both stay flat as the run grows because each worker holds one shard.
+
+``--baseline`` runs the same generator with one process (``workers=1``: shards generated one after another
+in the main process) right after, in its own fresh subprocess: the output is the same traffic, so the ratio
+is exactly what the worker processes buy. ``--json FILE`` writes the rows in the suite format read by
+bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -37,10 +44,10 @@ print(json.dumps({"exchanges": s.exchanges, "accounts": s.accounts, "shards": s.
 """
 
 
-def measure(scenario: str, scale: float, workers: int) -> dict[str, float]:
-    out = WORK / f"sim-{scenario}-{scale:g}"
+def measure(scenario: str, scale: float, workers: int, work: Path = WORK) -> dict[str, float]:
+    out = work / f"sim-{scenario}-{scale:g}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
-    WORK.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, scenario, str(out), str(scale), str(workers)],
         check=True,
@@ -54,6 +61,19 @@ def measure(scenario: str, scale: float, workers: int) -> dict[str, float]:
     res["rate_per_cpu_s"] = res["exchanges"] / res["cpu_seconds"]
     shutil.rmtree(out, ignore_errors=True)
     return res
+
+
+def suite_row(n: int, workers: int, r: dict[str, float], b: dict[str, float] | None) -> dict[str, object]:
+    """One row of the suite format (bench/run_all.py); peak RSS counts the main process plus every worker."""
+    return {
+        "size": n, "n": r["exchanges"], "seconds": r["seconds"], "throughput": r["rate"],
+        "peak_rss_mib": r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
+        "main_peak_rss_mib": r["peak_rss_mib"], "worker_peak_rss_mib": r["worker_peak_rss_mib"], "workers": workers,
+        "cpu_seconds": r["cpu_seconds"], "accounts": r["accounts"], "log_mib": r["log_mib"],
+        "baseline_seconds": b["seconds"] if b else None,
+        "baseline_throughput": b["rate"] if b else None,
+        "baseline_peak_rss_mib": b["peak_rss_mib"] + b["worker_peak_rss_mib"] if b else None,
+    }  # fmt: skip
 
 
 def write_section(rows: list[dict[str, float]], scenario: str, workers: int) -> None:
@@ -87,7 +107,8 @@ def write_section(rows: list[dict[str, float]], scenario: str, workers: int) -> 
     ]
     section = "\n".join(lines)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    start = text.find("## Simulate")
+    m = re.search(r"^## Simulate$", text, re.M)
+    start = m.start() if m else -1
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:
@@ -102,15 +123,27 @@ def main() -> None:
     ap.add_argument("--exchanges", type=int, action="append", help="target sizes (default: default and 4M)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--write-results", action="store_true")
+    ap.add_argument("--baseline", action="store_true", help="also run the generator with 1 process")
+    ap.add_argument("--json", type=Path, help="write the rows in the suite format (bench/run_all.py)")
+    ap.add_argument("--work", type=Path, default=WORK, help="scratch folder (default bench/_work)")
     args = ap.parse_args()
     sizes = args.exchanges or [DEFAULT_TOTAL, 4_000_000]
     rows = []
+    suite: list[dict[str, object]] = []
     for n in sizes:
-        r = measure(args.scenario, n / DEFAULT_TOTAL, args.workers)
+        r = measure(args.scenario, n / DEFAULT_TOTAL, args.workers, args.work)
         print(json.dumps(r))
+        b = measure(args.scenario, n / DEFAULT_TOTAL, 1, args.work) if args.baseline else None
+        if b:
+            print(json.dumps({"baseline": b}))
         rows.append(r)
+        suite.append(suite_row(n, args.workers, r, b))
     if args.write_results:
         write_section(rows, args.scenario, args.workers)
+    if args.json:
+        baseline = "the same generator with 1 process (workers=1), same traffic"
+        doc = {"part": "simulate", "unit": "exchanges", "baseline": baseline if args.baseline else None, "rows": suite}
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
