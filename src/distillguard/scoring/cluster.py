@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from distillguard.sqlconn import SqlConnection
 
@@ -55,6 +57,8 @@ LINK_DOC: dict[str, str] = {
     "identity_linked_share": "share of accounts tied to another member by payment, client fingerprint, "
     "rare user agent, network or creation burst",
     "content_linked_share": "share of accounts tied to another member by a template family or system prompt",
+    "identity_core_share": "share of accounts in the cluster's identity core: its largest group of members "
+    "joined to each other by shared payments, client fingerprints, rare user agents, networks or bursts",
     "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
 }
 
@@ -243,8 +247,9 @@ def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core
 
 def link_summary(
     incidence: pa.Table, clusters: pa.Table, con: SqlConnection, *, min_exclusive: float = 0.5
-) -> pa.Table:
-    """cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``).
+) -> tuple[pa.Table, pa.Table]:
+    """Per cluster: cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``);
+    per account: account_id, identity_tied (it shares an identity key with another member).
 
     A key ties two members when both carry it; what ties a cluster together says how sure the link is:
     a payment method or a private network is an identity, a shared template alone may be a public one.
@@ -257,20 +262,35 @@ def link_summary(
     ident = ", ".join(f"'{k}'" for k in IDENTITY_KINDS)
     content = ", ".join(f"'{k}'" for k in CONTENT_KINDS)
     try:
-        sql = f"""
+        tied = con.sql(
+            f"""
           WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
-          size AS (SELECT cluster_id, count(*) AS n FROM cl GROUP BY cluster_id),
           shared AS (
             SELECT x.cluster_id, x.kind, x.key, count(DISTINCT x.account_id) AS a, any_value(x.n_accounts) AS k
             FROM x GROUP BY ALL HAVING count(DISTINCT x.account_id) >= 2
           ),
-          lifted AS (
-            SELECT * FROM shared WHERE a / k >= {float(min_exclusive)}
-          ),
-          tied AS (SELECT x.cluster_id, x.account_id, x.kind FROM x JOIN lifted USING (cluster_id, kind, key)),
-          per_kind AS (
-            SELECT cluster_id, kind, count(DISTINCT account_id) AS a FROM tied GROUP BY ALL
-          ),
+          lifted AS (SELECT * FROM shared WHERE a / k >= {float(min_exclusive)})
+          SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key FROM x JOIN lifted USING (cluster_id, kind, key)
+        """
+        ).to_arrow_table()
+        con.register("tied", tied)
+        try:
+            return _tie_summaries(con, ident, content)
+        finally:
+            con.unregister("tied")
+    finally:
+        con.unregister("inc")
+        con.unregister("cl")
+
+
+def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Table, pa.Table]:
+    """The cluster and account summaries of the ``tied`` view (see ``link_summary``)."""
+    con.register("core_ids", identity_core(con.sql(f"SELECT * FROM tied WHERE kind IN ({ident})").to_arrow_table()))
+    try:
+        per_cluster = con.sql(
+            f"""
+          WITH size AS (SELECT cluster_id, count(*) AS n FROM cl GROUP BY cluster_id),
+          per_kind AS (SELECT cluster_id, kind, count(DISTINCT account_id) AS a FROM tied GROUP BY ALL),
           kinds AS (
             SELECT cluster_id, list(struct_pack(kind := kind, accounts := a) ORDER BY a DESC, kind) AS link_kinds
             FROM per_kind GROUP BY cluster_id
@@ -280,16 +300,66 @@ def link_summary(
                    count(DISTINCT CASE WHEN kind IN ({ident}) THEN account_id END) AS ni,
                    count(DISTINCT CASE WHEN kind IN ({content}) THEN account_id END) AS nc
             FROM tied GROUP BY cluster_id
-          )
+          ),
+          core AS (SELECT cl.cluster_id, count(*) AS nk FROM cl JOIN core_ids USING (account_id) GROUP BY ALL)
           SELECT size.cluster_id, coalesce(ni, 0) / size.n AS identity_linked_share,
-                 coalesce(nc, 0) / size.n AS content_linked_share, kinds.link_kinds
+                 coalesce(nc, 0) / size.n AS content_linked_share, coalesce(nk, 0) / size.n AS identity_core_share,
+                 kinds.link_kinds
           FROM size LEFT JOIN shares USING (cluster_id) LEFT JOIN kinds USING (cluster_id)
+          LEFT JOIN core USING (cluster_id)
           ORDER BY size.cluster_id
         """
-        return con.sql(sql).to_arrow_table()
+        ).to_arrow_table()
+        per_account = con.sql(
+            """
+          SELECT cl.account_id, core_ids.account_id IS NOT NULL AS identity_tied
+          FROM cl LEFT JOIN core_ids USING (account_id) ORDER BY cl.account_id
+        """
+        ).to_arrow_table()
     finally:
-        con.unregister("inc")
-        con.unregister("cl")
+        con.unregister("core_ids")
+    return per_cluster, per_account
+
+
+def identity_core(tied: pa.Table) -> pa.Table:
+    """account_id of the accounts in their cluster's *identity core*: the largest group of members joined
+    to each other by shared identity keys (``tied`` rows: cluster_id, account_id, kind, key).
+
+    Two members of one organisation share a payment method with each other, not with the campaign their
+    templates were clustered with; the core is the operator's own web of payments, networks and bursts.
+    """
+    if tied.num_rows == 0:
+        return pa.table({"account_id": pa.array([], pa.string())})
+    acc_codes, acc_ids = _codes(tied["account_id"])
+    keys = pc.binary_join_element_wise(
+        tied["cluster_id"].cast(pa.string()), tied["kind"], tied["key"].cast(pa.string()), "\x1f"
+    )
+    key_codes, _ = _codes(keys)
+    n_acc = len(acc_ids)
+    graph = sp.coo_matrix(
+        (np.ones(len(acc_codes), dtype=np.int8), (acc_codes, n_acc + key_codes)),
+        shape=(n_acc + int(key_codes.max()) + 1,) * 2,
+    )
+    _, labels = connected_components(graph, directed=False)
+    cluster_of = np.zeros(n_acc, dtype=np.int64)
+    cluster_of[acc_codes] = tied["cluster_id"].to_numpy()
+    comp = labels[:n_acc]
+    # Largest component per cluster (ties: the smallest label, so the choice is deterministic).
+    pair = np.unique(np.stack([cluster_of, comp], axis=1), axis=0, return_counts=True)
+    (cl_comp, counts) = pair
+    order = np.lexsort((cl_comp[:, 1], -counts, cl_comp[:, 0]))
+    best = cl_comp[order]
+    first = np.r_[True, best[1:, 0] != best[:-1, 0]]
+    winners = {(int(c), int(k)) for c, k in best[first]}
+    keep = np.array([(int(c), int(k)) in winners for c, k in zip(cluster_of, comp, strict=True)], dtype=bool)
+    return pa.table({"account_id": pa.array(acc_ids, pa.string()).take(pa.array(np.flatnonzero(keep)))})
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[object]]:
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
 def synchrony(

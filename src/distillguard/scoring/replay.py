@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
-from distillguard.scoring.score import Scores
+from distillguard.scoring.score import Scores, identity_context, membership
 from distillguard.sqlconn import SqlConnection
 
 _FLAGS = {
@@ -201,9 +201,9 @@ def first_flagged(
     cum = np.zeros((len(ids), len(names) + 1))
     first = np.full(len(ids), -1, dtype=np.int64)
     center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
-    min_aff, threshold = float(rules.setting("min_affinity")), float(rules.setting("flag_threshold"))
-    floor = float(rules.setting("affinity_floor"))
+    threshold = float(rules.setting("flag_threshold"))
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
+    tied, group = identity_context(acc_static, cl_static, cid)
     bounds = np.flatnonzero(np.diff(buckets)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(buckets)], strict=True):
         np.add.at(cum, rows[lo:hi], values[lo:hi])
@@ -212,7 +212,7 @@ def first_flagged(
         cv = _cluster_view(cum, names, cid, len(cl_ids), cl_static)
         c_points, _ = apply_rules(cv, rules.campaign, explain=False)
         aff = np.nan_to_num(av["affinity"].to_numpy(zero_copy_only=False))
-        member = np.where(size >= 2, np.clip((aff - floor) / max(min_aff - floor, 1e-9), 0, 1), 0)
+        member = membership(aff, size, tied, group, rules)
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
         )

@@ -102,8 +102,11 @@ class RuleSet:
     settings: Mapping[str, Any]
     source: str
 
-    def setting(self, key: str) -> Any:
+    def setting(self, key: str, default: Any = ...) -> Any:
+        """A value of ``[settings]``; without a ``default``, a missing key is a configuration error."""
         if key not in self.settings:
+            if default is not ...:
+                return default
             raise ConfigError(f"{self.source}: [settings] lacks '{key}'")
         return self.settings[key]
 

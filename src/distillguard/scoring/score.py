@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.features.account import FEATURE_DOC, HIGH_VALUE
 from distillguard.scoring.cluster import (
@@ -49,6 +50,40 @@ def _join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
     return out.sort_by(key)
 
 
+def _column(table: pa.Table, name: str, missing: float) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, missing)
+    return np.asarray(pc.fill_null(table[name].cast(pa.float64()), missing).to_numpy(zero_copy_only=False))
+
+
+def identity_context(acc: pa.Table, cl: pa.Table, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: whether it is in its cluster's identity core, and the share of the cluster in that core."""
+    tied = _column(acc, "identity_tied", 1.0) > 0  # no linking evidence: nobody is discounted
+    return tied, _column(cl, "identity_core_share", 0.0)[ci]
+
+
+def membership(
+    affinity: np.ndarray, cluster_size: np.ndarray, tied: np.ndarray, group_share: np.ndarray, rules: RuleSet
+) -> np.ndarray:
+    """How much of its cluster's risk each account carries, in [0, 1].
+
+    In proportion to how much of the cluster's shared traffic it sends itself (affinity), so
+    infrastructure alone never condemns a bystander; and nothing where the cluster is an identity-defined
+    group (``identity_group_share`` of its members form one web of shared payments, networks or sign-up
+    bursts) that the
+    account is not part of: a public template shared with a campaign is not membership of it.
+    """
+    floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
+    share = np.clip((affinity - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0)
+    share = np.where(cluster_size >= 2, share, 0.0)
+    return np.asarray(np.where(outsiders(tied, group_share, rules), 0.0, share), dtype=np.float64)
+
+
+def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """Accounts in an identity-defined cluster (see ``membership``) that share none of its identities."""
+    return np.asarray(~tied & (group_share >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
+
+
 def score(
     con: SqlConnection,
     features: pa.Table,
@@ -87,7 +122,8 @@ def score(
         con.unregister("releases")
     cl = _join(cl, synchrony(con, acc, exchanges=exchanges), "cluster_id")
     if incidence is not None:
-        links = link_summary(incidence, clusters, con)
+        links, ties = link_summary(incidence, clusters, con)
+        acc = _join(acc, ties, "account_id")
         kinds = dict(zip(links["cluster_id"].to_pylist(), links["link_kinds"].to_pylist(), strict=True))
         cl = _join(cl, links.drop_columns(["link_kinds"]), "cluster_id")
         cl = cl.append_column(
@@ -101,24 +137,29 @@ def score(
     c_points, c_evidence = apply_rules(cl, rules.campaign)
     c_risk = risk_from_points(c_points, center, slope)
 
-    # An account carries its cluster's risk in proportion to how much of the cluster's shared traffic it
-    # sends itself (affinity), so infrastructure alone never condemns a bystander.
-    min_aff = float(rules.setting("min_affinity"))
     c_index = {cid: i for i, cid in enumerate(cl["cluster_id"].to_pylist())}
     acc_cluster = acc["cluster_id"].to_pylist()
     ci = np.array([c_index[c] for c in acc_cluster], dtype=np.int64)
     aff_v = np.nan_to_num(acc["affinity"].to_numpy(zero_copy_only=False).astype(np.float64))
     size_v = acc["cluster_size"].to_numpy().astype(np.float64)
-    floor = float(rules.setting("affinity_floor"))
-    membership = np.where(size_v >= 2, np.clip((aff_v - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0), 0.0)
-    inherited = c_risk[ci] * membership
+    tied, group = identity_context(acc, cl, ci)
+    member = membership(aff_v, size_v, tied, group, rules)
+    inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
     flagged = risk >= float(rules.setting("flag_threshold"))
 
+    untied_member = (
+        outsiders(tied, group, rules) & (size_v >= 2) & (c_risk[ci] >= float(rules.setting("flag_threshold")))
+    )
     link_kinds = cl["link_kinds"].to_pylist() if "link_kinds" in cl.column_names else None
     evidence: list[list[str]] = []
     for i in range(acc.num_rows):
         ev = list(a_evidence[i])
+        if untied_member[i]:
+            ev.append(
+                f"linked to cluster {acc_cluster[i]} by wording alone, while {group[i]:.0%} of its members "
+                "share identities (payments, networks, sign-up bursts) this account does not: judged on its own"
+            )
         if inherited[i] > a_risk[i] and inherited[i] > 0:
             j = ci[i]
             ev.append(

@@ -1,0 +1,69 @@
+"""The identity core of a cluster, and membership of accounts tied to it by wording alone."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from distillguard.scoring import default_rules
+from distillguard.scoring.cluster import identity_core, link_summary
+from distillguard.scoring.score import membership
+
+
+def _incidence(rows: list[tuple[str, str, str]]) -> pa.Table:
+    """account_id, kind, key; n_accounts counted over the rows (as the linking stage does)."""
+    counts: dict[tuple[str, str], int] = {}
+    for _, kind, key in rows:
+        counts[(kind, key)] = counts.get((kind, key), 0) + 1
+    return pa.table(
+        {
+            "account_id": [a for a, _, _ in rows],
+            "kind": [k for _, k, _ in rows],
+            "key": [v for _, _, v in rows],
+            "n_accounts": [counts[(k, v)] for _, k, v in rows],
+        }
+    )
+
+
+def test_the_core_is_the_operators_web_not_a_pair_inside_the_cluster() -> None:
+    operator = [f"op{i}" for i in range(6)]
+    rows = [(a, "payment", f"card{i // 3}") for i, a in enumerate(operator)]  # two cards, three accounts each
+    rows += [(a, "user_agent", "rare-ua/1.0") for a in operator]  # one rare UA joins the two card groups
+    rows += [("org1", "payment", "org-card"), ("org2", "payment", "org-card")]  # an org's own two accounts
+    rows += [(a, "family", "fam-public") for a in [*operator, "org1", "org2", "solo"]]  # wording: not identity
+    clusters = pa.table({"account_id": [*operator, "org1", "org2", "solo"], "cluster_id": [7] * 9})
+    con = duckdb.connect()
+    per_cluster, per_account = link_summary(_incidence(rows), clusters, con)
+    tied = dict(zip(per_account["account_id"].to_pylist(), per_account["identity_tied"].to_pylist(), strict=True))
+    assert {a for a, t in tied.items() if t} == set(operator)
+    row = per_cluster.to_pylist()[0]
+    assert row["identity_core_share"] == 6 / 9
+    assert row["identity_linked_share"] == 8 / 9  # the org pair is identity-linked, to each other only
+
+
+def test_identity_core_per_cluster_and_empty_input() -> None:
+    tied = pa.table(
+        {
+            "cluster_id": [1, 1, 1, 2, 2],
+            "account_id": ["a", "b", "c", "d", "e"],
+            "kind": ["net"] * 5,
+            "key": ["n1", "n1", "n2", "n1", "n1"],  # same key text in two clusters must not join them
+        }
+    )
+    assert sorted(identity_core(tied)["account_id"].to_pylist()) == ["a", "b", "d", "e"]
+    assert identity_core(tied.slice(0, 0)).num_rows == 0
+
+
+def test_membership_drops_outsiders_of_an_identity_defined_cluster_only() -> None:
+    rules = default_rules()
+    group = float(rules.setting("identity_group_share"))
+    aff, size = np.array([0.9, 0.9, 0.9, 0.05]), np.array([40.0, 40.0, 40.0, 40.0])
+    tied = np.array([True, False, False, True])
+    shares = np.array([group, group, group - 0.01, group])
+    m = membership(aff, size, tied, shares, rules)
+    assert m[0] == 1.0  # tied and sending the cluster's templates: carries its risk
+    assert m[1] == 0.0  # wording alone, cluster defined by shared identities: judged on its own
+    assert m[2] == 1.0  # a cluster held together by wording (no identity web): wording is the evidence
+    assert m[3] == 0.0  # tied but not sending the cluster's templates (affinity below the floor)
+    assert membership(aff, np.ones(4), tied, shares, rules).max() == 0.0  # a lone account has no cluster
