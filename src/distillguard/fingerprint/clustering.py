@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from distillguard.fingerprint import sketch
 from distillguard.fingerprint.config import FingerprintConfig
-from distillguard.fingerprint.registry import Registry
+from distillguard.fingerprint.registry import SkeletonSet
 
 I64 = sketch.I64
 BoolArr = npt.NDArray[np.bool_]
@@ -112,7 +112,7 @@ class Clusters:
     structure: npt.NDArray[np.int8]  # 0 exact, 1 near-duplicate merge, 2 template-view (wrapper) merge
 
 
-def cluster(reg: Registry, config: FingerprintConfig, template_view: bool) -> Clusters:
+def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) -> Clusters:
     """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives)."""
     sig32 = reg.signatures()
     n = len(sig32)

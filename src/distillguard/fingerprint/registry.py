@@ -5,6 +5,12 @@ is masked once; skeletons are deduplicated by their own xxhash, and only a new s
 MinHashed. What is kept per unique skeleton is compact: its hash, its signature row, its text capped to
 ``cue_cap`` characters (head and tail: for classification of the family and its example) and, for the
 template view, 32-bit hashes of its first and last shingles.
+
+At the end of the stream ``Registry.finish`` hands over a ``SkeletonSet``: the same per-skeleton state
+ordered by skeleton hash, so that what follows (clustering, representatives) depends on the set of
+skeletons, not on the order the exchanges arrived in. The pure pieces (``skeleton_hashes``,
+``sketch_skeletons``, ``SkeletonSet.build``) are what a distributed engine runs per batch and on its
+driver (``distillguard.spark``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,103 @@ from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.text import mask_array
 
 I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+
+
+def role_salt(role: str) -> int:
+    """Seed of a role's skeleton hashes: the same skeleton as system prompt and as user turn differs."""
+    return int(xxhash.xxh64_intdigest(role.encode()))
+
+
+def skeleton_hashes(skeletons: pa.Array, salt: int) -> tuple[U64, npt.NDArray[np.bool_]]:
+    """xxh64 (seeded with the role's salt) of each skeleton, and which skeletons are empty (no id)."""
+    values = skeletons.cast(pa.binary()).to_pylist()
+    empty = np.fromiter((not sk for sk in values), dtype=bool, count=len(values))
+    hashes = np.fromiter((xxhash.xxh64_intdigest(sk or b"", seed=salt) for sk in values), np.uint64, len(values))
+    return hashes, empty
+
+
+class Sketches:
+    """MinHash signatures, capped texts and template-view shingles of some skeletons (row-aligned)."""
+
+    def __init__(self, sig: sketch.U32, texts: pa.Array, win: sketch.U32, win_len: I64) -> None:
+        self.sig, self.texts, self.win, self.win_len = sig, texts, win, win_len
+
+
+def sketch_skeletons(skeletons: pa.Array, config: FingerprintConfig) -> Sketches:
+    """Everything kept per unique skeleton, computed from its text alone (no state: any batch, any order)."""
+    tok, tok_off = sketch.token_hashes(skeletons)
+    flat, off = sketch.shingle_hashes(tok, tok_off, config.shingle_size)
+    sig = sketch.signatures(flat, off, config.num_perm, config.seed)
+    if config.template_view:
+        wflat, woff = sketch.shingle_hashes(tok, tok_off, config.template_shingle_size, config.template_window)
+        win, win_len = wflat.astype(np.uint32), np.diff(woff)  # low 32 bits: half the memory, rare collisions
+    else:
+        win, win_len = np.zeros(0, dtype=np.uint32), np.zeros(len(skeletons), dtype=np.int64)
+    return Sketches(sig, capped(skeletons, config.cue_cap), win, win_len)
+
+
+class SkeletonSet:
+    """The unique skeletons of one role, ordered by hash (index = skeleton id): what clustering reads."""
+
+    def __init__(self, hashes: U64, sig: sketch.U32, win: sketch.U32, win_off: I64, texts: pa.Array) -> None:
+        self._hashes, self._sig, self._win, self._win_off, self._texts = hashes, sig, win, win_off, texts
+
+    @classmethod
+    def build(cls, hashes: U64, parts: Sequence[Sketches], num_perm: int) -> tuple[SkeletonSet, I64]:
+        """Rows of ``parts`` (in the order of ``hashes``) sorted by hash; also the old -> new row map."""
+        n = len(hashes)
+        order = np.argsort(hashes, kind="stable")
+        remap = np.empty(n, dtype=np.int64)
+        remap[order] = np.arange(n, dtype=np.int64)
+        sig = np.empty((n, num_perm), dtype=np.uint32)
+        lo = 0
+        for p in parts:  # scattered straight into place: no second full copy of the matrix
+            sig[remap[lo : lo + len(p.sig)]] = p.sig
+            lo += len(p.sig)
+        win_len = np.concatenate([p.win_len for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        old_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(win_len, out=old_off[1:])
+        new_len = win_len[order]
+        win_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(new_len, out=win_off[1:])
+        flat = np.concatenate([p.win for p in parts]) if parts else np.zeros(0, dtype=np.uint32)
+        win = np.empty(int(win_off[-1]), dtype=np.uint32)
+        step = 1 << 16  # gather index built a block of rows at a time (bounded temporaries)
+        for r in range(0, n, step):
+            rows, lens = order[r : r + step], new_len[r : r + step]
+            start = np.repeat(old_off[rows] - win_off[r : r + len(rows)], lens)
+            dst = np.arange(win_off[r], win_off[r + len(rows)], dtype=np.int64)
+            win[dst] = flat[dst + start]
+        texts = pa.chunked_array([p.texts for p in parts], type=pa.string())
+        taken = texts.take(pa.array(order)).combine_chunks() if n else pa.array([], pa.string())
+        return cls(np.ascontiguousarray(hashes[order]), sig, win, win_off, taken), remap
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def hashes(self) -> U64:
+        return self._hashes
+
+    def signatures(self) -> sketch.U32:
+        return self._sig
+
+    def window(self) -> tuple[sketch.U32, sketch.I64]:
+        """Template-view shingle hashes of every skeleton, flattened, with offsets."""
+        return self._win, self._win_off
+
+    def texts(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
+        """Skeleton text (capped) of the given skeleton ids (-1 gives None)."""
+        return self.text_array(ids).to_pylist()  # type: ignore[no-any-return]
+
+    def text_array(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> pa.Array:
+        """The same as an Arrow string array (no Python strings), null for -1."""
+        idx = np.asarray(ids, dtype=np.int64)
+        if len(self._texts) == 0:
+            return pa.nulls(len(idx), type=pa.string())
+        taken = self._texts.take(pa.array(np.where(idx < 0, 0, idx)))
+        return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
 
 
 class Registry:
@@ -31,14 +134,11 @@ class Registry:
     def __init__(self, role: str, config: FingerprintConfig) -> None:
         self.role = role
         self.config = config
-        self._salt = xxhash.xxh64_intdigest(role.encode())
+        self._salt = role_salt(role)
         self._raw_cache: dict[int, int] = {}
         self._index: dict[int, int] = {}
         self._hashes: list[int] = []
-        self._sig: list[sketch.U32] = []
-        self._win: list[sketch.U32] = []
-        self._win_len: list[npt.NDArray[np.int64]] = []
-        self._texts: list[pa.Array] = []
+        self._parts: list[Sketches] = []
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -76,14 +176,14 @@ class Registry:
 
     def _skeleton_ids(self, skeletons: pa.Array) -> I32:
         """Id of each skeleton (-1 for an empty one); new skeletons are queued for sketching."""
-        salt, index, hashes = self._salt, self._index, self._hashes
+        index, hashes = self._index, self._hashes
         sids = np.empty(len(skeletons), dtype=np.int32)
         new = np.zeros(len(skeletons), dtype=bool)
-        for i, sk in enumerate(skeletons.cast(pa.binary()).to_pylist()):
-            if not sk:
+        keys, empty = skeleton_hashes(skeletons, self._salt)
+        for i, (key, blank) in enumerate(zip(keys.tolist(), empty.tolist(), strict=True)):
+            if blank:
                 sids[i] = -1
                 continue
-            key = xxhash.xxh64_intdigest(sk, seed=salt)
             sid = index.get(key)
             if sid is None:
                 sid = index[key] = len(hashes)
@@ -96,51 +196,14 @@ class Registry:
 
     def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
         """MinHash the new skeletons, ``chunk`` at a time (bounded temporaries)."""
-        cfg = self.config
         for lo in range(0, len(skeletons), chunk):
-            part = skeletons.slice(lo, chunk)
-            tok, tok_off = sketch.token_hashes(part)
-            flat, off = sketch.shingle_hashes(tok, tok_off, cfg.shingle_size)
-            self._sig.append(sketch.signatures(flat, off, cfg.num_perm, cfg.seed))
-            self._texts.append(capped(part, cfg.cue_cap))
-            if cfg.template_view:
-                wflat, woff = sketch.shingle_hashes(tok, tok_off, cfg.template_shingle_size, cfg.template_window)
-                self._win.append(wflat.astype(np.uint32))  # low 32 bits: half the memory, rare collisions
-                self._win_len.append(np.diff(woff))
+            self._parts.append(sketch_skeletons(skeletons.slice(lo, chunk), self.config))
 
-    # ---- read-out at the end of the stream -------------------------------------------------------
-
-    def hashes(self) -> npt.NDArray[np.uint64]:
-        return np.asarray(self._hashes, dtype=np.uint64)
-
-    def signatures(self) -> sketch.U32:
-        """All signatures as one matrix (concatenated once, then kept instead of the chunks)."""
-        if not self._sig:
-            return np.zeros((0, self.config.num_perm), dtype=np.uint32)
-        if len(self._sig) > 1:
-            self._sig = [np.concatenate(self._sig)]
-        return self._sig[0]
-
-    def window(self) -> tuple[sketch.U32, sketch.I64]:
-        """Template-view shingle hashes of every skeleton, flattened, with offsets."""
-        lengths = np.concatenate(self._win_len) if self._win_len else np.zeros(0, dtype=np.int64)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = np.concatenate(self._win) if self._win else np.zeros(0, dtype=np.uint32)
-        return flat, offsets
-
-    def texts(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
-        """Skeleton text (capped) of the given skeleton ids (-1 gives None)."""
-        return self.text_array(ids).to_pylist()  # type: ignore[no-any-return]
-
-    def text_array(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> pa.Array:
-        """The same as an Arrow string array (no Python strings), null for -1."""
-        idx = np.asarray(ids, dtype=np.int64)
-        if not self._texts:
-            return pa.nulls(len(idx), type=pa.string())
-        arr = pa.chunked_array(self._texts, type=pa.string())
-        taken = arr.take(pa.array(np.where(idx < 0, 0, idx))).combine_chunks()
-        return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
+    def finish(self) -> tuple[SkeletonSet, I64]:
+        """The skeletons seen, ordered by hash, and the map from this registry's ids to that order."""
+        parts, self._parts = self._parts, []
+        hashes = np.asarray(self._hashes, dtype=np.uint64)
+        return SkeletonSet.build(hashes, parts, self.config.num_perm)
 
 
 def capped(texts: pa.Array, cap: int) -> pa.Array:

@@ -28,7 +28,7 @@ from distillguard.fingerprint.cues import (
     load_cues,
     pick_area,
 )
-from distillguard.fingerprint.registry import Registry
+from distillguard.fingerprint.registry import Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyInputs, family_table
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 REQUIRED = ("request_id", "account_id", "first_user_text")
-_TS_NULL = np.iinfo(np.int64).min
+TS_NULL = np.iinfo(np.int64).min
 DEFAULT_CONFIG = FingerprintConfig()
 
 
@@ -46,6 +46,22 @@ class Fingerprints:
 
     exchanges: pa.Table
     families: pa.Table
+
+
+@dataclass(frozen=True)
+class ExchangeKeys:
+    """Compact per-exchange columns (aligned): what the family stage needs of every exchange.
+
+    ``sys``/``usr``: skeleton ids into the role's ``SkeletonSet`` (-1: none); ``account``: any dense
+    code per account; ``ts``: microseconds (``TS_NULL`` when absent); ``structure``: ``cues.SBIT`` bits.
+    """
+
+    request_id: pa.ChunkedArray
+    sys: I64
+    usr: I64
+    account: I64
+    ts: I64
+    structure: I64
 
 
 class _Collector:
@@ -74,8 +90,8 @@ class _Collector:
         self.parts["sys"].append(sys_ids.astype(np.int64))
         self.parts["usr"].append(self.user.ids(batch.column("first_user_text")).astype(np.int64))
         self.parts["acct"].append(self._account_ids(batch.column("account_id")))
-        self.parts["ts"].append(_timestamps(batch))
-        self.parts["st"].append(self._structure(batch))
+        self.parts["ts"].append(timestamps(batch))
+        self.parts["st"].append(structure_bits(batch, self.cues, self.tool_is_computer))
 
     def _account_ids(self, column: pa.Array) -> I64:
         # A null account id counts as the account "" (one unknown account, not a wrong real one).
@@ -85,42 +101,48 @@ class _Collector:
         out: I64 = per_value[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
         return out
 
-    def _structure(self, batch: pa.RecordBatch) -> I64:
-        n = batch.num_rows
-        bits = np.zeros(n, dtype=np.int64)
-        names = batch.schema.names
-        if "tools_offered" in names:
-            tools = batch.column("tools_offered")
-            bits |= np.where(_num(pc.list_value_length(tools)) > 0, SBIT["tools"], 0)
-            flat = pc.list_flatten(tools)
-            if len(flat):
-                parents = pc.list_parent_indices(tools).to_numpy()
-                encoded = pc.dictionary_encode(flat.cast(pa.string()))  # few distinct names, many uses
-                names_list = encoded.dictionary.to_pylist()
-                per_name = np.array([self._computer(t) for t in names_list] + [False], dtype=bool)
-                codes = pc.fill_null(encoded.indices, len(names_list)).to_numpy(zero_copy_only=False)
-                bits[np.unique(parents[per_name[codes]])] |= SBIT["computer_tools"]
-        for col, bit in (
-            ("n_tool_results", "tool_results"),
-            ("n_images", "images"),
-            ("n_assistant_turns", "multi_turn"),
-        ):
-            if col in names:
-                bits |= np.where(_num(batch.column(col)) > 0, SBIT[bit], 0)
-        bits |= np.where(_thinking(batch), SBIT["thinking"], 0)
-        return bits
-
-    def _computer(self, tool: str | None) -> bool:
-        if not tool:
-            return False
-        hit = self.tool_is_computer.get(tool)
-        if hit is None:
-            hit = self.tool_is_computer[tool] = computer_tool(tool, self.cues)
-        return hit
-
     def column(self, key: str) -> I64:
         chunks = self.parts[key]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def structure_bits(batch: pa.RecordBatch, cues: tuple[Cue, ...], computer: dict[str, bool]) -> I64:
+    """``cues.SBIT`` bits of each exchange: tools, computer-use tools, tool results, images, turns, thinking.
+
+    ``computer`` caches whether a tool name is a computer-use tool (few distinct names, many uses).
+    """
+    n = batch.num_rows
+    bits = np.zeros(n, dtype=np.int64)
+    names = batch.schema.names
+    if "tools_offered" in names:
+        tools = batch.column("tools_offered")
+        bits |= np.where(_num(pc.list_value_length(tools)) > 0, SBIT["tools"], 0)
+        flat = pc.list_flatten(tools)
+        if len(flat):
+            parents = pc.list_parent_indices(tools).to_numpy()
+            encoded = pc.dictionary_encode(flat.cast(pa.string()))
+            names_list = encoded.dictionary.to_pylist()
+            per_name = np.array([_is_computer(t, cues, computer) for t in names_list] + [False], dtype=bool)
+            codes = pc.fill_null(encoded.indices, len(names_list)).to_numpy(zero_copy_only=False)
+            bits[np.unique(parents[per_name[codes]])] |= SBIT["computer_tools"]
+    for col, bit in (
+        ("n_tool_results", "tool_results"),
+        ("n_images", "images"),
+        ("n_assistant_turns", "multi_turn"),
+    ):
+        if col in names:
+            bits |= np.where(_num(batch.column(col)) > 0, SBIT[bit], 0)
+    bits |= np.where(_thinking(batch), SBIT["thinking"], 0)
+    return bits
+
+
+def _is_computer(tool: str | None, cues: tuple[Cue, ...], cache: dict[str, bool]) -> bool:
+    if not tool:
+        return False
+    hit = cache.get(tool)
+    if hit is None:
+        hit = cache[tool] = computer_tool(tool, cues)
+    return hit
 
 
 def _num(col: pa.Array) -> npt.NDArray[np.float64]:
@@ -142,25 +164,34 @@ def _thinking(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _timestamps(batch: pa.RecordBatch) -> I64:
+def timestamps(batch: pa.RecordBatch) -> I64:
+    """``ts`` as microseconds since the epoch, ``TS_NULL`` where absent."""
     if "ts" not in batch.schema.names:
-        return np.full(batch.num_rows, _TS_NULL, dtype=np.int64)
+        return np.full(batch.num_rows, TS_NULL, dtype=np.int64)
     ts = batch.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    out: I64 = np.asarray(pc.fill_null(ts, _TS_NULL).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out: I64 = np.asarray(pc.fill_null(ts, TS_NULL).to_numpy(zero_copy_only=False), dtype=np.int64)
     return out
 
 
 def classify(
-    inv: I64, first: I64, sys_ids: I64, usr_ids: I64, col: _Collector, config: FingerprintConfig
+    inv: I64,
+    first: I64,
+    keys: ExchangeKeys,
+    system: SkeletonSet,
+    user: SkeletonSet,
+    cues: tuple[Cue, ...],
+    config: FingerprintConfig,
 ) -> dict[str, F64]:
     """Share of each family's representative prompts that carry each cue.
 
-    Representatives are the family's first ``config.representatives`` distinct user skeletons (by first
-    sight), each read together with the system prompt of the family's first exchange: a template family
-    shares its instruction, so a few members speak for all, and the cost is per family, not per text.
+    Representatives are the family's ``config.representatives`` distinct user skeletons with the smallest
+    hashes (skeleton ids follow hash order), each read together with the system prompt of the family's
+    earliest exchange: a template family shares its instruction, so a few members speak for all, the
+    cost is per family, not per text, and the choice depends on the data, not on its arrival order.
     """
+    sys_ids, usr_ids = keys.sys, keys.usr
     n_fam = len(first)
-    span = len(col.user) + 1
+    span = len(user) + 1
     key = np.unique(inv * span + (usr_ids + 1))
     fam, uid = key // span, key % span - 1
     pos = np.arange(len(key)) - np.searchsorted(fam, fam)
@@ -170,9 +201,9 @@ def classify(
     step = 1 << 16  # bounded temporaries
     for lo in range(0, len(fam), step):
         f, u = fam[lo : lo + step], uid[lo : lo + step]
-        s_txt = pc.fill_null(col.system.text_array(sys_ids[first][f]), "")
-        u_txt = pc.fill_null(col.user.text_array(u), "")
-        bits[lo : lo + step] = cue_bits_array(pc.binary_join_element_wise(s_txt, u_txt, "\n"), col.cues)
+        s_txt = pc.fill_null(system.text_array(sys_ids[first][f]), "")
+        u_txt = pc.fill_null(user.text_array(u), "")
+        bits[lo : lo + step] = cue_bits_array(pc.binary_join_element_wise(s_txt, u_txt, "\n"), cues)
     n_rep = np.bincount(fam, minlength=n_fam).astype(np.float64)
     return {c: np.bincount(fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
 
@@ -187,6 +218,19 @@ def _mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
     return z.view(np.int64)
 
 
+def earliest(inv: I64, n_families: int, keys: ExchangeKeys) -> I64:
+    """Index of each family's earliest exchange: smallest (ts, user skeleton id, system skeleton id).
+
+    Exchanges tied on all three are alike in everything read from the chosen one, so the choice (and
+    the families table) depends on the data only, whichever engine produced it in whichever order.
+    """
+    if len(inv) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((keys.sys, keys.usr, keys.ts, inv))
+    out: I64 = order[np.searchsorted(inv[order], np.arange(n_families))]
+    return out
+
+
 def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = DEFAULT_CONFIG) -> Fingerprints:
     """Template families, capability and harvesting flags of every exchange (see package docstring)."""
     cues = load_cues()
@@ -195,20 +239,41 @@ def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = D
         for b in batch.to_batches() if isinstance(batch, pa.Table) else (batch,):
             col.add(b)
     log.info("fingerprint: %d system and %d user skeletons", len(col.system), len(col.user))
-    sys_cl = cluster(col.system, config, template_view=False)
-    usr_cl = cluster(col.user, config, template_view=config.template_view)
+    system, sys_remap = col.system.finish()
+    user, usr_remap = col.user.finish()
     sys_ids, usr_ids = col.column("sys"), col.column("usr")
+    keys = ExchangeKeys(
+        request_id=pa.chunked_array(col.request_ids, type=pa.string()),
+        sys=np.where(sys_ids >= 0, sys_remap[np.maximum(sys_ids, 0)] if len(sys_remap) else -1, -1),
+        usr=np.where(usr_ids >= 0, usr_remap[np.maximum(usr_ids, 0)] if len(usr_remap) else -1, -1),
+        account=col.column("acct"),
+        ts=col.column("ts"),
+        structure=col.column("st"),
+    )
+    return families_from(system, user, keys, cues, config)
+
+
+def families_from(
+    system: SkeletonSet, user: SkeletonSet, keys: ExchangeKeys, cues: tuple[Cue, ...], config: FingerprintConfig
+) -> Fingerprints:
+    """Cluster the unique skeletons of each role, then classify and describe the families (the driver-side
+    half of the stage, shared by every engine)."""
+    sys_cl = cluster(system, config, template_view=False)
+    usr_cl = cluster(user, config, template_view=config.template_view)
+    sys_ids, usr_ids = keys.sys, keys.usr
     has_sys = sys_ids >= 0
-    sys_fam = np.where(has_sys, sys_cl.family[np.where(has_sys, sys_ids, 0)] if len(col.system) else 0, 0)
+    sys_fam = np.where(has_sys, sys_cl.family[np.where(has_sys, sys_ids, 0)] if len(system) else 0, 0)
     blank_user = np.int64(np.uint64(xxhash.xxh64_intdigest(b"", seed=1)).view(np.int64))
     has_usr = usr_ids >= 0
-    usr_fam = np.where(has_usr, usr_cl.family[np.where(has_usr, usr_ids, 0)] if len(col.user) else 0, blank_user)
+    usr_fam = np.where(has_usr, usr_cl.family[np.where(has_usr, usr_ids, 0)] if len(user) else 0, blank_user)
     family = _mix(sys_fam.astype(np.int64).view(np.uint64), usr_fam.astype(np.int64).view(np.uint64))
 
-    fams, first, inv = np.unique(family, return_index=True, return_inverse=True)
+    fams, inv = np.unique(family, return_inverse=True)
+    inv = inv.astype(np.int64)
+    first = earliest(inv, len(fams), keys)
     n_ex = np.bincount(inv).astype(np.float64)
-    cue_share = classify(inv, first, sys_ids, usr_ids, col, config)
-    struct_bits = col.column("st")
+    cue_share = classify(inv, first, keys, system, user, cues, config)
+    struct_bits = keys.structure
     st_share = {s: np.bincount(inv, weights=(struct_bits >> i) & 1) / n_ex for i, s in enumerate(STRUCT)}
     scores = area_scores(cue_share, st_share)
     area = pick_area(scores, config.capability_min_score)
@@ -217,7 +282,7 @@ def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = D
     capability = pa.DictionaryArray.from_arrays(pa.array(area[inv].astype(np.int32)), pa.array(AREAS))
     exchanges = pa.Table.from_arrays(
         [
-            pa.chunked_array(col.request_ids, type=pa.string()),
+            keys.request_id,
             pa.array(family),
             pa.array(sys_fam, mask=~has_sys),
             pa.array(usr_fam),
@@ -230,17 +295,17 @@ def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = D
         fams=fams,
         first=first,
         inv=inv,
-        account=col.column("acct"),
-        ts=col.column("ts"),
-        ts_null=int(_TS_NULL),
+        account=keys.account,
+        ts=keys.ts,
+        ts_null=int(TS_NULL),
         sys_ids=sys_ids,
         usr_ids=usr_ids,
         sys_fam=sys_fam,
         usr_fam=usr_fam,
         has_sys=has_sys,
         usr_structure=usr_cl.structure,
-        system=col.system,
-        user=col.user,
+        system=system,
+        user=user,
         cue_share=cue_share,
         st_share=st_share,
         scores=scores,

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.cues import AREAS, FLAGS, STRUCT
-from distillguard.fingerprint.registry import Registry
+from distillguard.fingerprint.registry import SkeletonSet
 from distillguard.schema import TS
 
 I64 = npt.NDArray[np.int64]
@@ -60,7 +60,7 @@ class FamilyInputs:
     """Everything the families table is built from (per-exchange arrays are aligned)."""
 
     fams: I64  # sorted unique family ids
-    first: I64  # index of each family's first exchange
+    first: I64  # index of each family's earliest exchange (ts, then skeleton ids: see stage.earliest)
     inv: I64  # family index per exchange
     account: I64
     ts: I64
@@ -71,8 +71,8 @@ class FamilyInputs:
     usr_fam: I64
     has_sys: npt.NDArray[np.bool_]
     usr_structure: npt.NDArray[np.int8]
-    system: Registry
-    user: Registry
+    system: SkeletonSet
+    user: SkeletonSet
     cue_share: dict[str, F64]
     st_share: dict[str, F64]
     scores: dict[str, F64]
