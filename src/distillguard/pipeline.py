@@ -10,13 +10,14 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal, Protocol
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 from distillguard.errors import InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
-from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint import FingerprintConfig, Fingerprints
 from distillguard.fingerprint import fingerprint as fingerprint_exchanges
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
@@ -32,7 +33,9 @@ from distillguard.linking import LinkConfig, link_accounts
 from distillguard.scoring import default_rules, load_rules, score
 from distillguard.scoring.campaigns import build_outputs
 from distillguard.scoring.replay import first_flagged
+from distillguard.scoring.rules import RuleSet
 from distillguard.scoring.score import ACCOUNT_COLUMNS, CLUSTER_COLUMNS
+from distillguard.sqlconn import SqlConnection
 from distillguard.store import BatchResult, Store
 
 log = logging.getLogger(__name__)
@@ -150,7 +153,9 @@ def _ingest_file(
 @dataclass(frozen=True)
 class AnalyzeOptions:
     """Options of ``analyze``. ``rules``: a rule file (default: the packaged one). ``replay_every``:
-    checkpoint spacing for first-flag times (None: every flagged account is dated at the end of the log)."""
+    checkpoint spacing for first-flag times (None: every flagged account is dated at the end of the log).
+    ``engine``: "duckdb" (embedded) or "spark" (``spark_master``: a Spark master URL; default: the active
+    session, ``$SPARK_MASTER`` or ``local[*]``)."""
 
     rules: Path | None = None
     replay_every: timedelta | None = timedelta(hours=6)
@@ -158,6 +163,55 @@ class AnalyzeOptions:
     link: LinkConfig = field(default_factory=LinkConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     memory_limit: str | None = None
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str | None = None
+
+
+class Engine(Protocol):
+    """Where the stages run: SQL through ``con``, the fingerprint stage its own way, tables kept by ``keep``
+    (``fp_exchanges`` must become visible to ``con`` under that name)."""
+
+    @property
+    def con(self) -> SqlConnection: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def count(self) -> int: ...
+
+    def fingerprint(self, config: FingerprintConfig) -> Fingerprints: ...
+
+    def keep(self, name: str, table: pa.Table) -> None: ...
+
+
+class _StoreEngine:
+    """The embedded engine: the DuckDB store."""
+
+    def __init__(self, store: Store, source: str) -> None:
+        self.store, self.source = store, source
+        self.con: SqlConnection = store.connection
+
+    def count(self) -> int:
+        return self.store.count("exchanges")
+
+    def fingerprint(self, config: FingerprintConfig) -> Fingerprints:
+        return fingerprint_exchanges(self.store.iter_exchange_batches(_FP_COLUMNS), config)
+
+    def keep(self, name: str, table: pa.Table) -> None:
+        self.store.write_table(name, table)
+
+
+@contextmanager
+def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
+    with Store.open(path, memory_limit=memory_limit) as store:
+        yield _StoreEngine(store, str(path))
+
+
+@dataclass(frozen=True)
+class _Results:
+    accounts: pa.Table
+    campaigns: pa.Table
+    families: pa.Table
 
 
 @dataclass(frozen=True)
@@ -223,67 +277,48 @@ def analyze(
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    paths = [Path(p) for p in inputs]
-    if len(paths) == 1 and _is_store(paths[0]):
-        store_file = paths[0]
-    else:
-        store_file = Path(store_path) if store_path else out / "store.duckdb"
-        say("ingest")
-        ingest_paths(paths, store_file)
-        lap("ingest")
     rules = (
         load_rules(options.rules, account_columns=ACCOUNT_COLUMNS, campaign_columns=CLUSTER_COLUMNS)
         if options.rules
         else default_rules()
     )
-    with Store.open(store_file, memory_limit=options.memory_limit) as store:
-        con = store.connection
-        n_exchanges = store.count("exchanges")
+    paths = [Path(p) for p in inputs]
+    engine: AbstractContextManager[Engine]
+    if options.engine == "spark":
+        from distillguard.spark.engine import spark_engine  # the optional extra, imported only when asked
+
+        engine = spark_engine(inputs, out, options.spark_master)
+    elif len(paths) == 1 and _is_store(paths[0]):
+        engine = _store_engine(paths[0], options.memory_limit)
+    else:
+        store_file = Path(store_path) if store_path else out / "store.duckdb"
+        say("ingest")
+        ingest_paths(paths, store_file)
+        lap("ingest")
+        engine = _store_engine(store_file, options.memory_limit)
+    with engine as eng:
+        n_exchanges = eng.count()
         if n_exchanges == 0:
-            raise InputError(f"{store_file}: the store holds no exchanges to analyze")
-        say("fingerprint")
-        fps = fingerprint_exchanges(store.iter_exchange_batches(_FP_COLUMNS), options.fingerprint)
-        store.write_table("fp_exchanges", fps.exchanges)
-        store.write_table("fp_families", fps.families)
-        lap("fingerprint")
-        say("features")
-        feats = account_features(con, config=options.features)
-        releases = model_releases(con, config=options.features)
-        lap("features")
-        say("linking")
-        link = link_accounts(con, feats["account_id"], options.link)
-        store.write_table("link_incidence", link.incidence)
-        lap("linking")
-        say("scoring")
-        scores = score(con, feats, link.clusters, releases, rules, link.incidence)
-        lap("scoring")
-        if options.replay_every is not None:
-            say("replay")
-            first = first_flagged(con, scores, rules, step=options.replay_every)
-        else:
-            first = _flagged_at_end(con, scores.accounts)
-        lap("replay")
-        accounts, campaigns = build_outputs(con, scores, first)
-        store.write_table("accounts", accounts)
-        store.write_table("campaigns", campaigns)
-        store.write_table("account_features", scores.accounts.drop_columns(["evidence"]))
-        store.write_table("clusters", scores.clusters)
-        store.write_table("model_releases", releases)
-        pq.write_table(accounts, out / "accounts.parquet")
-        pq.write_table(campaigns, out / "campaigns.parquet")
-        pq.write_table(fps.families, out / "families.parquet")
+            raise InputError(f"{eng.source}: no exchanges to analyze")
+        lap("input")
+        res = _stages(eng, options, rules, say, lap)
+        pq.write_table(res.accounts, out / "accounts.parquet")
+        pq.write_table(res.campaigns, out / "campaigns.parquet")
+        pq.write_table(res.families, out / "families.parquet")
         lap("outputs")
+    accounts, campaigns = res.accounts, res.campaigns
     summary = AnalyzeSummary(
-        store=str(store_file),
+        store=eng.source,
         out_dir=str(out),
         exchanges=n_exchanges,
         accounts=accounts.num_rows,
         flagged=int(pc.sum(accounts["flagged"]).as_py() or 0),
         campaigns=campaigns.num_rows,
-        families=fps.families.num_rows,
+        families=res.families.num_rows,
         seconds=seconds,
     )
     doc = summary.to_dict() | {
+        "engine": options.engine,
         "rules": str(options.rules) if options.rules else "default",
         "replay_every_hours": options.replay_every.total_seconds() / 3600 if options.replay_every else None,
         "top_campaigns": [
@@ -295,7 +330,41 @@ def analyze(
     return summary
 
 
-def _flagged_at_end(con: duckdb.DuckDBPyConnection, accounts: pa.Table) -> pa.Table:
+def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap: Step) -> _Results:
+    """The stage order, once for every engine: fingerprint, features, linking, scoring, replay, outputs."""
+    con = eng.con
+    say("fingerprint")
+    fps = eng.fingerprint(options.fingerprint)
+    eng.keep("fp_exchanges", fps.exchanges)
+    eng.keep("fp_families", fps.families)
+    lap("fingerprint")
+    say("features")
+    feats = account_features(con, config=options.features)
+    releases = model_releases(con, config=options.features)
+    lap("features")
+    say("linking")
+    link = link_accounts(con, feats["account_id"], options.link)
+    eng.keep("link_incidence", link.incidence)
+    lap("linking")
+    say("scoring")
+    scores = score(con, feats, link.clusters, releases, rules, link.incidence)
+    lap("scoring")
+    if options.replay_every is not None:
+        say("replay")
+        first = first_flagged(con, scores, rules, step=options.replay_every)
+    else:
+        first = _flagged_at_end(con, scores.accounts)
+    lap("replay")
+    accounts, campaigns = build_outputs(con, scores, first)
+    eng.keep("accounts", accounts)
+    eng.keep("campaigns", campaigns)
+    eng.keep("account_features", scores.accounts.drop_columns(["evidence"]))
+    eng.keep("clusters", scores.clusters)
+    eng.keep("model_releases", releases)
+    return _Results(accounts, campaigns, fps.families)
+
+
+def _flagged_at_end(con: SqlConnection, accounts: pa.Table) -> pa.Table:
     end = con.sql("SELECT max(ts) AS t FROM exchanges").to_arrow_table()["t"][0].as_py()
     flags = accounts["flagged"].to_pylist()
     return pa.table(

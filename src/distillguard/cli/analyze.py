@@ -19,6 +19,7 @@ from distillguard.pipeline import AnalyzeOptions, analyze
 
 class Engine(StrEnum):
     duckdb = "duckdb"
+    spark = "spark"
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -42,7 +43,13 @@ def analyze_cmd(
     store: Annotated[
         Path | None, typer.Option("--store", help="Store to ingest logs into (default OUT/store.duckdb).")
     ] = None,
-    engine: Annotated[Engine, typer.Option("--engine", help="Execution engine.")] = Engine.duckdb,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="Execution engine: duckdb (embedded) or spark (the 'spark' extra).")
+    ] = Engine.duckdb,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, else local[*]); spark only."),
+    ] = None,
     replay_every: Annotated[
         str, typer.Option("--replay-every", help="Replay checkpoint spacing for first-flag times, or 'off'.")
     ] = "6h",
@@ -59,7 +66,15 @@ def analyze_cmd(
 ) -> None:
     """Fingerprint prompts, profile accounts, link hydra clusters into campaigns and score them with evidence."""
     console = Console(stderr=True)
-    options = AnalyzeOptions(rules=rules, replay_every=parse_duration(replay_every), memory_limit=memory_limit)
+    if spark_master and engine is not Engine.spark:
+        raise typer.BadParameter("--spark-master needs --engine spark")
+    options = AnalyzeOptions(
+        rules=rules,
+        replay_every=parse_duration(replay_every),
+        memory_limit=memory_limit,
+        engine="spark" if engine is Engine.spark else "duckdb",
+        spark_master=spark_master,
+    )
     with console.status("analyze") as status:
         summary = analyze(inputs, out, options, store_path=store, step=lambda s: status.update(f"analyze: {s}"))
     if alerts or alerts_hec:

@@ -104,7 +104,7 @@ class SparkSql:
     def register(self, view_name: str, python_object: object, /) -> object:
         if not isinstance(python_object, pa.Table):
             raise ConfigError(f"SparkSql.register({view_name!r}): expected a pyarrow Table")
-        df = self.spark.createDataFrame(_spark_safe(python_object))
+        df = self.spark.createDataFrame(spark_safe(python_object))
         df.createOrReplaceTempView(view_name)
         self.views.add(view_name)
         return self
@@ -125,7 +125,7 @@ class SparkSql:
         return _Result(lambda: self.spark.sql(text).toArrow())
 
 
-def _spark_safe(table: pa.Table) -> pa.Table:
+def spark_safe(table: pa.Table) -> pa.Table:
     """Spark has no unsigned integers nor dictionaries: widen or decode them before a view is made."""
     fields, columns = [], []
     for field, col in zip(table.schema, table.columns, strict=True):

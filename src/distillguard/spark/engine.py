@@ -1,0 +1,86 @@
+"""The Spark engine behind ``analyze --engine spark``: the pipeline's ``Engine`` on a SparkSession.
+
+Exchanges are read into a Spark DataFrame (``inputs``) and kept as the ``exchanges`` view; the fingerprint
+stage runs as in ``distillguard.spark.fingerprint``; every SQL stage runs its own DuckDB SQL translated
+(``SparkSql``); linking's community detection and the scoring rules run on the driver over the reduced
+per-account and per-cluster tables, with the same code as the embedded engine. Quarantined records go
+to ``OUT/quarantine.parquet``; the result tables are also written to ``OUT/results.duckdb``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillguard.fingerprint import FingerprintConfig, Fingerprints
+from distillguard.spark.fingerprint import fingerprint_frame
+from distillguard.spark.inputs import read_inputs
+from distillguard.spark.session import get_session
+from distillguard.spark.sql import SparkSql
+
+log = logging.getLogger(__name__)
+
+RESULT_TABLES = ("fp_families", "accounts", "campaigns", "account_features", "clusters", "model_releases")
+"""Tables kept in ``OUT/results.duckdb`` (small: per family, account or cluster)."""
+
+
+class SparkEngine:
+    """``pipeline.Engine`` on Spark (see the module docstring)."""
+
+    def __init__(self, spark: Any, exchanges: Any, out: Path, source: str) -> None:
+        self.spark, self.exchanges, self.out, self.source = spark, exchanges, out, source
+        self.con: SparkSql = SparkSql(spark)
+        self.con.register_frame("exchanges", exchanges)
+        self.results = out / "results.duckdb"
+        self.results.unlink(missing_ok=True)
+
+    def count(self) -> int:
+        return int(self.exchanges.count())
+
+    def fingerprint(self, config: FingerprintConfig) -> Fingerprints:
+        return fingerprint_frame(self.exchanges, config)
+
+    def keep(self, name: str, table: pa.Table) -> None:
+        if name == "fp_exchanges":
+            # Persisted once: every SQL stage joins it, and it was computed on the driver.
+            frame = self.spark.createDataFrame(_plain(table)).persist()
+            self.con.register_frame(name, frame)
+        elif name in RESULT_TABLES:
+            with duckdb.connect(str(self.results)) as con:
+                con.register("t", table)
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM t")
+
+    def close(self) -> None:
+        for view in list(self.con.views):
+            self.con.unregister(view)
+        self.exchanges.unpersist()
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    from distillguard.spark.sql import spark_safe
+
+    return spark_safe(table.combine_chunks())
+
+
+@contextmanager
+def spark_engine(inputs: Sequence[str | os.PathLike[str]], out: Path, master: str | None) -> Iterator[SparkEngine]:
+    """A ``SparkEngine`` over ``inputs`` (a store, Parquet and/or JSON Lines), quarantine written to ``out``."""
+    spark = get_session(master)
+    read = read_inputs(spark, inputs)
+    if read.quarantine.num_rows:
+        log.warning("%d records quarantined (see %s)", read.quarantine.num_rows, out / "quarantine.parquet")
+    pq.write_table(read.quarantine, out / "quarantine.parquet")
+    exchanges = read.exchanges.persist()
+    engine = SparkEngine(spark, exchanges, out, ", ".join(os.fspath(p) for p in inputs))
+    try:
+        yield engine
+    finally:
+        engine.close()
