@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,spark]'
 echo "== ruff"; .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 echo "== mypy --strict"; .venv/bin/mypy
