@@ -28,7 +28,15 @@ from distillguard.spark.sql import SparkSql
 
 log = logging.getLogger(__name__)
 
-RESULT_TABLES = ("fp_families", "accounts", "campaigns", "account_features", "clusters", "model_releases")
+RESULT_TABLES = (
+    "fp_families",
+    "link_incidence",
+    "accounts",
+    "campaigns",
+    "account_features",
+    "clusters",
+    "model_releases",
+)
 """Tables kept in ``OUT/results.duckdb`` (small: per family, account or cluster)."""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,8 @@ class Inputs:
 
 
 def _is_uri(text: str) -> bool:
-    return "://" in text and not text.startswith("file://")
+    """A path on a cluster file system (s3a://, abfss://, gs://, hdfs://, dbfs:/), left to Spark to list."""
+    return bool(re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:/", text)) and not text.startswith("file:")
 
 
 def read_inputs(spark: Any, inputs: Sequence[str | os.PathLike[str]], options: ReadOptions | None = None) -> Inputs:

@@ -41,33 +41,44 @@ def pyspark() -> Any:
     return pyspark
 
 
-def get_session(master: str | None = None, app_name: str = "distillguard", conf: dict[str, str] | None = None) -> Any:
-    """An active SparkSession, or a new one on ``master`` (default ``local[*]``; ``spark-submit`` sets its own).
+def _submitted() -> bool:
+    """Started by spark-submit (the JVM exists and passes its gateway) or on Databricks: the master and
+    the cluster's settings come from there and must not be overridden."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ or "DATABRICKS_RUNTIME_VERSION" in os.environ
 
-    Workers run this interpreter (``PYSPARK_PYTHON``) unless the environment names another one, so a local
-    session sees the same virtual environment and the installed distillguard.
+
+def get_session(master: str | None = None, app_name: str = "distillguard", conf: dict[str, str] | None = None) -> Any:
+    """An active SparkSession, or a new one on ``master``.
+
+    Without ``master``: the active session if there is one, else the cluster's (under spark-submit or on
+    Databricks), else ``$SPARK_MASTER``, else ``local[*]``. A local session's workers run this interpreter
+    (``PYSPARK_PYTHON``), so they see the same virtual environment and the installed distillguard.
     """
     pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
-        for key, value in SQL_SETTINGS.items():
-            if key != "spark.sql.execution.arrow.pyspark.fallback.enabled":
-                active.conf.set(key, value)
+        _apply(active)
         return active
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    chosen = master or os.environ.get("SPARK_MASTER") or "local[*]"
-    builder = builder.master(chosen)
-    settings = dict(LOCAL_DEFAULTS) if chosen.startswith("local") else {}
-    settings |= SQL_SETTINGS | (conf or {})
-    for key, value in settings.items():
+    chosen = master or os.environ.get("SPARK_MASTER") or (None if _submitted() else "local[*]")
+    settings = dict(SQL_SETTINGS)
+    if chosen is not None:
+        builder = builder.master(chosen)
+    if chosen is not None and chosen.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        settings = LOCAL_DEFAULTS | settings
+    for key, value in (settings | (conf or {})).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    for key, value in SQL_SETTINGS.items():  # getOrCreate may return a session started elsewhere
-        session.conf.set(key, value)
+    _apply(session)  # getOrCreate may return a session started elsewhere
     session.sparkContext.setLogLevel("ERROR")
-    log.info("spark session on %s (spark %s)", chosen, session.version)
+    log.info("spark session on %s (spark %s)", session.sparkContext.master, session.version)
     return session
+
+
+def _apply(session: Any) -> None:
+    for key, value in SQL_SETTINGS.items():
+        session.conf.set(key, value)
