@@ -67,3 +67,27 @@ def test_membership_drops_outsiders_of_an_identity_defined_cluster_only() -> Non
     assert m[2] == 1.0  # a cluster held together by wording (no identity web): wording is the evidence
     assert m[3] == 0.0  # tied but not sending the cluster's templates (affinity below the floor)
     assert membership(aff, np.ones(4), tied, shares, rules).max() == 0.0  # a lone account has no cluster
+
+
+def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None:
+    from distillguard.scoring.score import adopt_stragglers
+
+    acc = pa.table(
+        {
+            "account_id": ["member", "straggler", "chatter", "borrower", "bystander"],
+            "cluster_id": [1, 2, 2, 2, 2],
+            "cluster_size": [1, 4, 4, 4, 4],
+            "affinity": [0.9, 0.0, 0.0, 0.0, 0.5],
+            "foreign_cluster": [None, 1, 1, 1, 1],
+            "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8],
+            "foreign_exchanges": [0, 40, 40, 2, 40],
+            "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0],
+        }
+    )
+    out = {r["account_id"]: r for r in adopt_stragglers(acc, default_rules()).to_pylist()}
+    assert out["straggler"]["cluster_id"] == 1 and out["straggler"]["adopted"]
+    assert out["straggler"]["affinity"] == 0.8 and out["straggler"]["cluster_size"] == 2
+    assert out["chatter"]["cluster_id"] == 2  # its traffic there continues real conversations
+    assert out["borrower"]["cluster_id"] == 2  # two borrowed prompts move nobody
+    assert out["bystander"]["cluster_id"] == 2  # it sends its own cluster's templates
+    assert out["member"]["cluster_id"] == 1 and not out["member"]["adopted"]

@@ -170,10 +170,23 @@ ORDER BY fam.cluster_id, fam.family_id
 """
 
 _AFFINITY_SQL = """
-SELECT e.account_id, avg(CASE WHEN core.family_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS affinity
-FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
-LEFT JOIN core ON core.cluster_id = a.cluster_id AND core.family_id = f.family_id
-GROUP BY e.account_id
+WITH x AS (
+  SELECT e.account_id, a.cluster_id AS own, f.family_id
+  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+),
+n AS (SELECT account_id, count(*) AS n FROM x GROUP BY account_id),
+hits AS (SELECT x.account_id, x.own, core.cluster_id, count(*) AS c FROM x JOIN core USING (family_id) GROUP BY ALL),
+mine AS (SELECT account_id, c FROM hits WHERE cluster_id = own),
+other AS (
+  SELECT account_id, cluster_id, c FROM (
+    SELECT account_id, cluster_id, c, row_number() OVER (PARTITION BY account_id ORDER BY c DESC, cluster_id) AS rn
+    FROM hits WHERE cluster_id <> own
+  ) WHERE rn = 1
+)
+SELECT n.account_id, coalesce(mine.c, 0) / n.n AS affinity, other.cluster_id AS foreign_cluster,
+       coalesce(other.c, 0) / n.n AS foreign_affinity, coalesce(other.c, 0) AS foreign_exchanges
+FROM n LEFT JOIN mine USING (account_id) LEFT JOIN other USING (account_id)
+ORDER BY n.account_id
 """
 
 
@@ -235,7 +248,9 @@ def cluster_features(
 
 
 def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
-    """account_id, affinity: share of the account's traffic in its cluster's shared families."""
+    """account_id, affinity: share of the account's traffic in its cluster's shared families; and the other
+    cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
+    foreign_exchanges (count)."""
     con.register("acc", acc.select(["account_id", "cluster_id"]))
     con.register("core", core)
     try:

@@ -23,7 +23,7 @@ from distillguard.scoring.cluster import (
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
 from distillguard.sqlconn import SqlConnection
 
-ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size")
+ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size", "adopted", "identity_tied")
 CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
 
 
@@ -84,6 +84,36 @@ def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.n
     return np.asarray(~tied & (group_share >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
 
 
+def adopt_stragglers(acc: pa.Table, rules: RuleSet) -> pa.Table:
+    """Move each account that sends almost nothing in its own cluster's shared families but mostly another
+    cluster's into that cluster (``adopted`` marks them; cluster_size is recounted).
+
+    Linking is a partition of a graph where a small account's few keys (a carrier network, a common client)
+    can outweigh its content; what it sends says more. Needs ``adopt_min_exchanges`` of its exchanges in the
+    other cluster's families, so one borrowed prompt moves nobody, and mostly standalone prompts.
+    """
+    floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
+    min_ex = float(rules.setting("adopt_min_exchanges", np.inf))
+    own = np.nan_to_num(_column(acc, "affinity", 0.0))
+    other = np.nan_to_num(_column(acc, "foreign_affinity", 0.0))
+    hits = np.nan_to_num(_column(acc, "foreign_exchanges", 0.0))
+    # A conversational user whose chats happen to open like a campaign's prompts is not moved: its traffic
+    # there continues real conversations (positive evidence), where a campaign's is standalone.
+    standalone = np.nan_to_num(_column(acc, "standalone_share", 0.0))
+    move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5)
+    cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
+    acc = acc.drop_columns(
+        ["cluster_id", "cluster_size", "affinity", "foreign_cluster", "foreign_affinity", "foreign_exchanges"]
+    )
+    acc = acc.append_column("cluster_id", pa.array(cluster.astype(np.int64)))
+    acc = acc.append_column("affinity", pa.array(np.where(move, other, own)))
+    acc = acc.append_column("adopted", pa.array(move))
+    sizes = (
+        acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
+    )
+    return _join(acc, sizes, "cluster_id").sort_by("account_id")
+
+
 def score(
     con: SqlConnection,
     features: pa.Table,
@@ -105,7 +135,8 @@ def score(
     acc = _join(acc, sizes, "cluster_id").sort_by("account_id")
     core = core_families(con, acc, exchanges=exchanges, fp=fp, min_share=core_min_share, min_exclusive=core_exclusive)
     aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
-    acc = _join(acc, aff, "account_id")
+    acc = adopt_stragglers(_join(acc, aff, "account_id"), rules)
+    clusters = acc.select(["account_id", "cluster_id"])
 
     con.register("releases", releases)
     try:
@@ -151,10 +182,16 @@ def score(
     untied_member = (
         outsiders(tied, group, rules) & (size_v >= 2) & (c_risk[ci] >= float(rules.setting("flag_threshold")))
     )
+    adopted = _column(acc, "adopted", 0.0) > 0
     link_kinds = cl["link_kinds"].to_pylist() if "link_kinds" in cl.column_names else None
     evidence: list[list[str]] = []
     for i in range(acc.num_rows):
         ev = list(a_evidence[i])
+        if adopted[i]:
+            ev.append(
+                f"placed with cluster {acc_cluster[i]} by what it sends: {aff_v[i]:.0%} of its traffic is in that "
+                "cluster's shared template families, almost none in those of the accounts it was linked with"
+            )
         if untied_member[i]:
             ev.append(
                 f"linked to cluster {acc_cluster[i]} by wording alone, while {group[i]:.0%} of its members "
