@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares
 from distillguard.fingerprint import AREAS
 from distillguard.sqlconn import SqlConnection
 
@@ -152,7 +153,7 @@ _SQL = """
 WITH x AS (
   SELECT e.request_id, e.account_id, e.ts, e.model, e.country, e.client_ip, e.client_net, e.user_agent,
          e.context_digest, e.reply_digest,
-         e.end_user_id, e.n_assistant_turns, e.n_tool_results, coalesce(array_length(e.tools_offered), 0) AS n_tools,
+         e.end_user_id, e.n_assistant_turns, e.n_tool_results, {n_tools},
          e.n_images, e.thinking_requested, e.thinking_budget, e.input_tokens, e.output_tokens,
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
@@ -240,19 +241,7 @@ base AS (
          count(DISTINCT CAST(ts AS DATE)) AS active_days,
          avg(CASE WHEN ((hour(ts) + coalesce(tz.off, 0) + 24) % 24) BETWEEN 1 AND 5 THEN 1.0 ELSE 0.0 END)
            AS night_share,
-         avg(CASE WHEN cot_elicitation OR reasoning_reconstruction OR trace_coercion THEN 1.0 ELSE 0.0 END)
-           AS cot_share,
-         avg(CASE WHEN reasoning_reconstruction THEN 1.0 ELSE 0.0 END) AS reconstruction_share,
-         avg(CASE WHEN trace_coercion THEN 1.0 ELSE 0.0 END) AS coercion_share,
-         avg(CASE WHEN rubric_grading THEN 1.0 ELSE 0.0 END) AS rubric_share,
-         avg(CASE WHEN sensitive_rewrite THEN 1.0 ELSE 0.0 END) AS rewrite_share,
-         avg(CASE WHEN refusal_probe THEN 1.0 ELSE 0.0 END) AS refusal_probe_share,
-         avg(CASE WHEN thinking_requested THEN 1.0 ELSE 0.0 END) AS thinking_share,
-         avg(CASE WHEN coalesce(thinking_budget, 0) >= {large_budget} THEN 1.0 ELSE 0.0 END) AS large_budget_share,
-         avg(CASE WHEN coalesce(n_assistant_turns, 0) = 0 THEN 1.0 ELSE 0.0 END) AS single_turn_share,
-         avg(CASE WHEN n_tools > 0 THEN 1.0 ELSE 0.0 END) AS tools_offered_share,
-         avg(CASE WHEN coalesce(n_tool_results, 0) > 0 THEN 1.0 ELSE 0.0 END) AS tool_result_share,
-         avg(CASE WHEN coalesce(n_images, 0) > 0 THEN 1.0 ELSE 0.0 END) AS image_share,
+         {flag_shares},
          median(output_tokens / greatest(input_tokens, 1)) AS out_in_ratio,
          avg(CASE WHEN stop_reason = 'max_tokens' THEN 1.0 ELSE 0.0 END) AS saturation_share,
          avg(CASE WHEN coalesce(status, 200) >= 400 THEN 1.0 ELSE 0.0 END) AS error_share,
@@ -303,7 +292,8 @@ def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
         n_caps=len(CAPABILITIES),
         high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
         grace_us=int(cfg.release_grace_hours * 3600 * 1_000_000),
-        large_budget=int(cfg.large_thinking_budget),
+        flag_shares=flag_shares(EXCHANGE_FLAGS, large_budget=int(cfg.large_thinking_budget)),
+        n_tools=N_TOOLS,
     )
 
 

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from distillguard.features.flags import N_TOOLS, flag_shares
 from distillguard.sqlconn import SqlConnection
 
 CLUSTER_DOC: dict[str, str] = {
@@ -68,13 +69,18 @@ LINK_DOC: dict[str, str] = {
 IDENTITY_KINDS = ("payment", "user_agent", "net", "created", "email_domain")
 CONTENT_KINDS = ("family", "prompt", "system")
 
+_CLUSTER_FLAGS = (
+    "cot", "reconstruction", "coercion", "rubric", "rewrite", "single_turn", "thinking", "large_budget",
+    "tool_result", "tools_offered",
+)  # fmt: skip
+
 _CLUSTER_SQL = """
 WITH a AS (SELECT * FROM acc),
 x AS (
   SELECT e.account_id, a.cluster_id, f.family_id, e.ts, e.model, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,
-         coalesce(array_length(e.tools_offered), 0) AS n_tools, e.end_user_id
+         {n_tools}, e.end_user_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN a USING (account_id)
 ),
 fam AS (
@@ -114,17 +120,7 @@ acc_stats AS (
 ex_stats AS (
   SELECT cluster_id,
          avg(CASE WHEN capability IN ({high_value}) THEN 1.0 ELSE 0.0 END) AS high_value_share,
-         avg(CASE WHEN cot_elicitation OR reasoning_reconstruction OR trace_coercion THEN 1.0 ELSE 0.0 END)
-           AS cot_share,
-         avg(CASE WHEN reasoning_reconstruction THEN 1.0 ELSE 0.0 END) AS reconstruction_share,
-         avg(CASE WHEN trace_coercion THEN 1.0 ELSE 0.0 END) AS coercion_share,
-         avg(CASE WHEN rubric_grading THEN 1.0 ELSE 0.0 END) AS rubric_share,
-         avg(CASE WHEN sensitive_rewrite THEN 1.0 ELSE 0.0 END) AS rewrite_share,
-         avg(CASE WHEN coalesce(n_assistant_turns, 0) = 0 THEN 1.0 ELSE 0.0 END) AS single_turn_share,
-         avg(CASE WHEN thinking_requested THEN 1.0 ELSE 0.0 END) AS thinking_share,
-         avg(CASE WHEN coalesce(thinking_budget, 0) >= {large_budget} THEN 1.0 ELSE 0.0 END) AS large_budget_share,
-         avg(CASE WHEN coalesce(n_tool_results, 0) > 0 THEN 1.0 ELSE 0.0 END) AS tool_result_share,
-         avg(CASE WHEN n_tools > 0 THEN 1.0 ELSE 0.0 END) AS tools_offered_share,
+         {flag_shares},
          avg(CASE WHEN model IN (SELECT model FROM releases) THEN 1.0 ELSE 0.0 END) AS new_model_share,
          count(DISTINCT end_user_id) AS n_end_users
   FROM x GROUP BY cluster_id
@@ -239,7 +235,8 @@ def cluster_features(
             ex=exchanges,
             fp=fp,
             high_value=", ".join(f"'{c}'" for c in high_value),
-            large_budget=int(large_budget),
+            flag_shares=flag_shares(_CLUSTER_FLAGS, large_budget=large_budget),
+            n_tools=N_TOOLS,
         )
         return con.sql(sql).to_arrow_table()
     finally:

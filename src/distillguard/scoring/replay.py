@@ -19,33 +19,26 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
+from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
 from distillguard.scoring.score import Scores, identity_context, membership
 from distillguard.sqlconn import SqlConnection
 
 _FLAGS = {
-    "cot": "cot_elicitation OR reasoning_reconstruction OR trace_coercion",
-    "reconstruction": "reasoning_reconstruction",
-    "coercion": "trace_coercion",
-    "rubric": "rubric_grading",
-    "rewrite": "sensitive_rewrite",
-    "refusal_probe": "refusal_probe",
-    "single_turn": "coalesce(n_assistant_turns, 0) = 0",
+    **{name: EXCHANGE_FLAGS[name] for name in ("cot", "reconstruction", "coercion", "rubric", "rewrite")},
+    **{name: EXCHANGE_FLAGS[name] for name in ("refusal_probe", "single_turn")},
     "history": "context_digest IS NOT NULL",
     "fabricated": "context_digest IS NOT NULL AND rp.d IS NULL",
-    "tools_offered": "coalesce(array_length(tools_offered), 0) > 0",
-    "tool_result": "coalesce(n_tool_results, 0) > 0",
-    "thinking": "thinking_requested",
-    "large_budget": "coalesce(thinking_budget, 0) >= {large_budget}",
-    "image": "coalesce(n_images, 0) > 0",
+    **{name: EXCHANGE_FLAGS[name] for name in ("tools_offered", "tool_result", "thinking", "large_budget", "image")},
     "high_value": "capability IN ({high_value})",
     "core": "core.family_id IS NOT NULL",
     **{f"cap_{c}": f"capability = '{c}'" for c in CAPABILITIES},
 }
+"""Running counts per (account, bucket): the shared exchange flags plus what only the replay needs."""
 
 _SQL = """
 WITH x AS (
-  SELECT e.*, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
+  SELECT e.*, {n_tools}, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
          f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
@@ -78,6 +71,7 @@ def _bucket_counts(
         t0=t0,
         step=step,
         sums=sums,
+        n_tools=N_TOOLS,
     )
     con.register("acc", acc.select(["account_id", "cluster_id"]))
     con.register("core", core)

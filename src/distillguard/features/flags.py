@@ -1,0 +1,48 @@
+"""Per-exchange flags that every aggregation counts, defined once.
+
+The account features average them per account, the cluster features per cluster, and the replay sums them
+per (account, time bucket); all three read these predicates, so a share means the same thing everywhere.
+Each predicate is SQL over one exchange row joined to its fingerprint (``n_tools`` is the number of tools
+the request offered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+EXCHANGE_FLAGS: dict[str, str] = {
+    "cot": "cot_elicitation OR reasoning_reconstruction OR trace_coercion",
+    "reconstruction": "reasoning_reconstruction",
+    "coercion": "trace_coercion",
+    "rubric": "rubric_grading",
+    "rewrite": "sensitive_rewrite",
+    "refusal_probe": "refusal_probe",
+    "thinking": "thinking_requested",
+    "large_budget": "coalesce(thinking_budget, 0) >= {large_budget}",
+    "single_turn": "coalesce(n_assistant_turns, 0) = 0",
+    "tools_offered": "n_tools > 0",
+    "tool_result": "coalesce(n_tool_results, 0) > 0",
+    "image": "coalesce(n_images, 0) > 0",
+}
+"""flag name -> SQL predicate; ``{large_budget}`` is the large-thinking-budget setting."""
+
+N_TOOLS = "coalesce(array_length(tools_offered), 0) AS n_tools"
+"""The select item every query that counts ``tools_offered`` needs."""
+
+
+def predicate(name: str, *, large_budget: int) -> str:
+    return EXCHANGE_FLAGS[name].format(large_budget=int(large_budget))
+
+
+def flag_shares(names: Iterable[str], *, large_budget: int) -> str:
+    """``avg(CASE WHEN <flag> THEN 1.0 ELSE 0.0 END) AS <flag>_share, ...`` for a SELECT list."""
+    return ", ".join(
+        f"avg(CASE WHEN {predicate(n, large_budget=large_budget)} THEN 1.0 ELSE 0.0 END) AS {n}_share" for n in names
+    )
+
+
+def flag_counts(names: Iterable[str], *, large_budget: int) -> str:
+    """``sum(CASE WHEN <flag> THEN 1 ELSE 0 END) AS <flag>, ...`` for a SELECT list."""
+    return ", ".join(
+        f"sum(CASE WHEN {predicate(n, large_budget=large_budget)} THEN 1 ELSE 0 END) AS {n}" for n in names
+    )
