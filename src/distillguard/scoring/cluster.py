@@ -28,6 +28,7 @@ CLUSTER_DOC: dict[str, str] = {
     "n_pathways": "distinct sign-up pathways",
     "unverified_share": "share of accounts not verified",
     "n_nets": "distinct /24 or /48 networks",
+    "mean_nets_per_account": "mean distinct networks each account arrived from (rotating proxies: hundreds)",
     "n_countries": "distinct account countries",
     "creation_burst_share": "largest share of accounts created within one day",
     "core_family_share": "share of the cluster's traffic in families used by several of its accounts",
@@ -112,7 +113,7 @@ acc_stats AS (
          avg(CASE WHEN coalesce(verified, false) THEN 0.0 ELSE 1.0 END) AS unverified_share,
          count(DISTINCT country) AS n_countries,
          avg(CASE WHEN pivot_hours IS NOT NULL AND pivot_hours <= 24 THEN 1.0 ELSE 0.0 END) AS fast_pivot_share,
-         avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy,
+         avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy, avg(n_nets) AS mean_nets_per_account,
          sum(fabricated_share * n_exchanges) / sum(n_exchanges) AS fabricated_share,
          sum(standalone_share * n_exchanges) / sum(n_exchanges) AS standalone_share
   FROM a GROUP BY cluster_id
@@ -131,7 +132,7 @@ nets AS (
 )
 SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts AS exchanges_per_account,
        s.n_orgs, s.n_payments, coalesce(p.payment_shared_share, 0.0) AS payment_shared_share, s.n_pathways,
-       s.unverified_share, n.n_nets, s.n_countries,
+       s.unverified_share, n.n_nets, s.mean_nets_per_account, s.n_countries,
        coalesce(b.n_burst, 0) / s.n_accounts AS creation_burst_share,
        f.core_family_share, f.top_family_share, f.n_core_families,
        x.high_value_share, x.cot_share, x.reconstruction_share, x.coercion_share, x.rubric_share,
