@@ -74,14 +74,15 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
 
     acc = pa.table(
         {
-            "account_id": ["member", "straggler", "chatter", "borrower", "bystander"],
-            "cluster_id": [1, 2, 2, 2, 2],
-            "cluster_size": [1, 4, 4, 4, 4],
-            "affinity": [0.9, 0.0, 0.0, 0.0, 0.5],
-            "foreign_cluster": [None, 1, 1, 1, 1],
-            "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8],
-            "foreign_exchanges": [0, 40, 40, 2, 40],
-            "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0],
+            "account_id": ["member", "straggler", "chatter", "borrower", "bystander", "customer"],
+            "cluster_id": [1, 2, 2, 2, 2, 2],
+            "cluster_size": [1, 5, 5, 5, 5, 5],
+            "affinity": [0.9, 0.0, 0.0, 0.0, 0.5, 0.0],
+            "foreign_cluster": [None, 1, 1, 1, 1, 1],
+            "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8, 0.8],
+            "foreign_exchanges": [0, 40, 40, 2, 40, 40],
+            "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0, 1.0],
+            "own_points": [1.0, 1.0, 1.0, 1.0, 1.0, -1.0],
         }
     )
     out = {r["account_id"]: r for r in adopt_stragglers(acc, default_rules()).to_pylist()}
@@ -91,3 +92,4 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
     assert out["borrower"]["cluster_id"] == 2  # two borrowed prompts move nobody
     assert out["bystander"]["cluster_id"] == 2  # it sends its own cluster's templates
     assert out["member"]["cluster_id"] == 1 and not out["member"]["adopted"]
+    assert out["customer"]["cluster_id"] == 2  # nothing in its own behaviour points to harvesting

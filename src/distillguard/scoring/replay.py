@@ -210,7 +210,7 @@ def first_flagged(
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
         )
-        newly = (first < 0) & (risk >= threshold) & (cum[:, 0] > 0)
+        newly = (first < 0) & (risk > threshold) & (cum[:, 0] > 0)
         first[newly] = buckets[lo]
     # Accounts flagged by the full analysis but never by the replay (their condemning evidence is only
     # visible in hindsight) are dated at the end of the log: the analysis itself is what flagged them.

@@ -100,7 +100,10 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet) -> pa.Table:
     # A conversational user whose chats happen to open like a campaign's prompts is not moved: its traffic
     # there continues real conversations (positive evidence), where a campaign's is standalone.
     standalone = np.nan_to_num(_column(acc, "standalone_share", 0.0))
-    move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5)
+    # ... and only an account whose own behaviour already points to harvesting (positive points from the
+    # account rules alone): sharing a campaign's wording is not enough to move a customer into it.
+    own_points = _column(acc, "own_points", 1.0)
+    move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points > 0)
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
     acc = acc.drop_columns(
         ["cluster_id", "cluster_size", "affinity", "foreign_cluster", "foreign_affinity", "foreign_exchanges"]
@@ -135,7 +138,9 @@ def score(
     acc = _join(acc, sizes, "cluster_id").sort_by("account_id")
     core = core_families(con, acc, exchanges=exchanges, fp=fp, min_share=core_min_share, min_exclusive=core_exclusive)
     aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
-    acc = adopt_stragglers(_join(acc, aff, "account_id"), rules)
+    acc = _join(acc, aff, "account_id")
+    own_points, _ = apply_rules(acc, rules.account, explain=False)
+    acc = adopt_stragglers(acc.append_column("own_points", pa.array(own_points)), rules).drop_columns(["own_points"])
     clusters = acc.select(["account_id", "cluster_id"])
 
     con.register("releases", releases)
@@ -177,10 +182,10 @@ def score(
     member = membership(aff_v, size_v, tied, group, rules)
     inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
-    flagged = risk >= float(rules.setting("flag_threshold"))
+    flagged = risk > float(rules.setting("flag_threshold"))
 
     untied_member = (
-        outsiders(tied, group, rules) & (size_v >= 2) & (c_risk[ci] >= float(rules.setting("flag_threshold")))
+        outsiders(tied, group, rules) & (size_v >= 2) & (c_risk[ci] > float(rules.setting("flag_threshold")))
     )
     adopted = _column(acc, "adopted", 0.0) > 0
     link_kinds = cl["link_kinds"].to_pylist() if "link_kinds" in cl.column_names else None
