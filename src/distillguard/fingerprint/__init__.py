@@ -36,6 +36,10 @@ skeleton hash of its members, mixed: stable for a given input, independent of ba
 Capability areas and flags come from the cue file ``cues.toml`` (read on up to ``representatives``
 skeleton texts per family) and structural shares over all its exchanges, decided once per family and
 attributed to its exchanges: an exchange carries a flag when its family's share reaches ``flag_share``.
+Results depend on the exchanges, not on their order or batching: unique skeletons are clustered in hash
+order, a family's representatives are its skeletons with the smallest hashes, and its example, signature
+and structure come from its earliest exchange (``stage.earliest``). The part after the stream,
+``stage.families_from``, is shared with the Spark engine (``distillguard.spark.fingerprint``).
 Design notes and measurements: docs/design/fingerprint.md.
 """
 

@@ -69,38 +69,44 @@ def sketch_skeletons(skeletons: pa.Array, config: FingerprintConfig) -> Sketches
 class SkeletonSet:
     """The unique skeletons of one role, ordered by hash (index = skeleton id): what clustering reads."""
 
-    def __init__(self, hashes: U64, sig: sketch.U32, win: sketch.U32, win_off: I64, texts: pa.Array) -> None:
-        self._hashes, self._sig, self._win, self._win_off, self._texts = hashes, sig, win, win_off, texts
+    def __init__(
+        self, hashes: U64, sig: sketch.U32, win: sketch.U32, win_off: I64, texts: pa.ChunkedArray, text_rows: I64
+    ) -> None:
+        self._hashes, self._sig, self._win, self._win_off = hashes, sig, win, win_off
+        # Texts stay where they were built (no second copy of up to cue_cap characters per skeleton);
+        # ``text_rows`` maps a skeleton id to its row there.
+        self._texts, self._text_rows = texts, text_rows
 
     @classmethod
-    def build(cls, hashes: U64, parts: Sequence[Sketches], num_perm: int) -> tuple[SkeletonSet, I64]:
-        """Rows of ``parts`` (in the order of ``hashes``) sorted by hash; also the old -> new row map."""
+    def build(cls, hashes: U64, parts: list[Sketches], num_perm: int) -> tuple[SkeletonSet, I64]:
+        """Rows of ``parts`` (in the order of ``hashes``) sorted by hash; also the old -> new row map.
+
+        ``parts`` is emptied on the way: each part's arrays are scattered straight into place and dropped,
+        so the peak is one copy of the set plus one part, as when the chunks were concatenated before.
+        """
         n = len(hashes)
         order = np.argsort(hashes, kind="stable")
         remap = np.empty(n, dtype=np.int64)
         remap[order] = np.arange(n, dtype=np.int64)
-        sig = np.empty((n, num_perm), dtype=np.uint32)
-        lo = 0
-        for p in parts:  # scattered straight into place: no second full copy of the matrix
-            sig[remap[lo : lo + len(p.sig)]] = p.sig
-            lo += len(p.sig)
         win_len = np.concatenate([p.win_len for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        old_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(win_len, out=old_off[1:])
-        new_len = win_len[order]
         win_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(new_len, out=win_off[1:])
-        flat = np.concatenate([p.win for p in parts]) if parts else np.zeros(0, dtype=np.uint32)
+        np.cumsum(win_len[order], out=win_off[1:])
+        sig = np.empty((n, num_perm), dtype=np.uint32)
         win = np.empty(int(win_off[-1]), dtype=np.uint32)
-        step = 1 << 16  # gather index built a block of rows at a time (bounded temporaries)
-        for r in range(0, n, step):
-            rows, lens = order[r : r + step], new_len[r : r + step]
-            start = np.repeat(old_off[rows] - win_off[r : r + len(rows)], lens)
-            dst = np.arange(win_off[r], win_off[r + len(rows)], dtype=np.int64)
-            win[dst] = flat[dst + start]
-        texts = pa.chunked_array([p.texts for p in parts], type=pa.string())
-        taken = texts.take(pa.array(order)).combine_chunks() if n else pa.array([], pa.string())
-        return cls(np.ascontiguousarray(hashes[order]), sig, win, win_off, taken), remap
+        texts: list[pa.Array] = []
+        lo = 0
+        while parts:
+            p = parts.pop(0)
+            rows = remap[lo : lo + len(p.sig)]
+            sig[rows] = p.sig
+            lens = p.win_len
+            within = np.arange(len(p.win), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+            win[np.repeat(win_off[rows], lens) + within] = p.win
+            texts.append(p.texts)
+            lo += len(p.sig)
+            del p
+        text_arr = pa.chunked_array(texts, type=pa.string())
+        return cls(np.ascontiguousarray(hashes[order]), sig, win, win_off, text_arr, order), remap
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -124,7 +130,7 @@ class SkeletonSet:
         idx = np.asarray(ids, dtype=np.int64)
         if len(self._texts) == 0:
             return pa.nulls(len(idx), type=pa.string())
-        taken = self._texts.take(pa.array(np.where(idx < 0, 0, idx)))
+        taken = self._texts.take(pa.array(self._text_rows[np.where(idx < 0, 0, idx)])).combine_chunks()
         return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
 
 
@@ -203,7 +209,7 @@ class Registry:
         """The skeletons seen, ordered by hash, and the map from this registry's ids to that order."""
         parts, self._parts = self._parts, []
         hashes = np.asarray(self._hashes, dtype=np.uint64)
-        return SkeletonSet.build(hashes, parts, self.config.num_perm)
+        return SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
 
 
 def capped(texts: pa.Array, cap: int) -> pa.Array:

@@ -223,12 +223,23 @@ def earliest(inv: I64, n_families: int, keys: ExchangeKeys) -> I64:
 
     Exchanges tied on all three are alike in everything read from the chosen one, so the choice (and
     the families table) depends on the data only, whichever engine produced it in whichever order.
+    Only the exchanges at their family's earliest time are sorted (few, unless timestamps tie a lot).
     """
     if len(inv) == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((keys.sys, keys.usr, keys.ts, inv))
+    lo = np.full(n_families, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(lo, inv, keys.ts)
+    cand = np.flatnonzero(keys.ts == lo[inv])
+    order = cand[np.lexsort((keys.sys[cand], keys.usr[cand], inv[cand]))]
     out: I64 = order[np.searchsorted(inv[order], np.arange(n_families))]
     return out
+
+
+def _remap(ids: I64, remap: I64) -> I64:
+    """Registry ids (arrival order) to ``SkeletonSet`` ids (hash order), in place; -1 stays -1."""
+    valid = ids >= 0
+    ids[valid] = remap[ids[valid]]
+    return ids
 
 
 def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = DEFAULT_CONFIG) -> Fingerprints:
@@ -241,11 +252,10 @@ def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = D
     log.info("fingerprint: %d system and %d user skeletons", len(col.system), len(col.user))
     system, sys_remap = col.system.finish()
     user, usr_remap = col.user.finish()
-    sys_ids, usr_ids = col.column("sys"), col.column("usr")
     keys = ExchangeKeys(
         request_id=pa.chunked_array(col.request_ids, type=pa.string()),
-        sys=np.where(sys_ids >= 0, sys_remap[np.maximum(sys_ids, 0)] if len(sys_remap) else -1, -1),
-        usr=np.where(usr_ids >= 0, usr_remap[np.maximum(usr_ids, 0)] if len(usr_remap) else -1, -1),
+        sys=_remap(col.column("sys"), sys_remap),
+        usr=_remap(col.column("usr"), usr_remap),
         account=col.column("acct"),
         ts=col.column("ts"),
         structure=col.column("st"),
@@ -269,7 +279,7 @@ def families_from(
     family = _mix(sys_fam.astype(np.int64).view(np.uint64), usr_fam.astype(np.int64).view(np.uint64))
 
     fams, inv = np.unique(family, return_inverse=True)
-    inv = inv.astype(np.int64)
+    inv = inv.astype(np.int64, copy=False)
     first = earliest(inv, len(fams), keys)
     n_ex = np.bincount(inv).astype(np.float64)
     cue_share = classify(inv, first, keys, system, user, cues, config)
