@@ -121,14 +121,15 @@ def expand_paths(paths: list[str | os.PathLike[str]]) -> list[Path]:
 
 @contextmanager
 def parser_pool(files: list[Path], opts: ReadOptions) -> Iterator[Executor | None]:
-    """A process pool for parsing when a JSON Lines file is big enough to pay for it; else None.
+    """A process pool for parsing when the JSON Lines input is big enough to pay for it; else None.
 
     Workers come from a fork server, not a fork of this process: the parent holds an open DuckDB connection
     and its threads. The server is a fresh interpreter that imports only this module, once; each worker is
     a fork of it, so it neither re-imports the package nor re-runs the main module (``python -m
     distillguard`` would import the whole CLI, about 1.5 s of CPU per worker).
     """
-    big = any(format_of(f) == "jsonl" and f.stat().st_size >= PARALLEL_MIN_BYTES for f in files)
+    # A folder of many small shards (the simulator writes 20k-line .jsonl.zst parts) is as big as one file.
+    big = sum(f.stat().st_size for f in files if format_of(f) == "jsonl") >= PARALLEL_MIN_BYTES
     if opts.workers <= 0 or not big:
         yield None
         return
