@@ -47,6 +47,7 @@ class SparkEngine:
         self.spark, self.exchanges, self.out, self.source = spark, exchanges, out, source
         self.con: SparkSql = SparkSql(spark)
         self.con.register_frame("exchanges", exchanges)
+        self.cached: list[Any] = [exchanges]
         self.results = out / "results.duckdb"
         self.results.unlink(missing_ok=True)
 
@@ -60,6 +61,7 @@ class SparkEngine:
         if name == "fp_exchanges":
             # Persisted once: every SQL stage joins it, and it was computed on the driver.
             frame = self.spark.createDataFrame(_plain(table)).persist()
+            self.cached.append(frame)
             self.con.register_frame(name, frame)
         elif name in RESULT_TABLES:
             with duckdb.connect(str(self.results)) as con:
@@ -69,7 +71,8 @@ class SparkEngine:
     def close(self) -> None:
         for view in list(self.con.views):
             self.con.unregister(view)
-        self.exchanges.unpersist()
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -88,6 +91,7 @@ def spark_engine(inputs: Sequence[str | os.PathLike[str]], out: Path, master: st
     pq.write_table(read.quarantine, out / "quarantine.parquet")
     exchanges = read.exchanges.persist()
     engine = SparkEngine(spark, exchanges, out, ", ".join(os.fspath(p) for p in inputs))
+    engine.cached.extend(read.cached)
     try:
         yield engine
     finally:

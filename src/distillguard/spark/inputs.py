@@ -39,10 +39,12 @@ NORMALIZED = pa.schema([pa.field("kind", pa.int8()), *EXCHANGES, *_Q])
 
 @dataclass(frozen=True)
 class Inputs:
-    """The exchanges (a Spark DataFrame) and the quarantined records (an Arrow table, on the driver)."""
+    """The exchanges (a Spark DataFrame), the quarantined records (an Arrow table, on the driver) and the
+    frames cached on the way (to unpersist when done)."""
 
     exchanges: Any
     quarantine: pa.Table
+    cached: tuple[Any, ...] = ()
 
 
 def _is_uri(text: str) -> bool:
@@ -68,16 +70,18 @@ def read_inputs(spark: Any, inputs: Sequence[str | os.PathLike[str]], options: R
                 raise InputError(f"{path}: the Spark engine reads JSON Lines and Parquet (ingest .json first)")
             (parquet if kind == "parquet" else jsonl).append(str(path.resolve()))
     frames = []
+    cached: tuple[Any, ...] = ()
     quarantine = QUARANTINE.empty_table()
     if parquet:
         frames.append(_conform(spark.read.parquet(*parquet)))
     if jsonl:
-        exchanges, quarantine = _from_jsonl(spark, jsonl, options)
-        frames.append(exchanges)
+        parsed, quarantine = _from_jsonl(spark, jsonl, options)
+        frames.append(parsed.where("kind = 0").select(*EXCHANGES.names))
+        cached = (parsed,)
     if not frames:
         raise InputError("no exchange log among the inputs")
     frame = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-    return Inputs(frame.dropDuplicates(["request_id"]), quarantine)
+    return Inputs(frame.dropDuplicates(["request_id"]), quarantine, cached)
 
 
 def _from_store(spark: Any, path: Path) -> Any:
@@ -103,6 +107,7 @@ def _conform(frame: Any) -> Any:
 
 
 def _from_jsonl(spark: Any, paths: list[str], options: ReadOptions) -> tuple[Any, pa.Table]:
+    """The normalized frame (persisted: exchanges and rejects, told apart by ``kind``) and the rejects."""
     from pyspark.sql import functions as F
 
     from distillguard.spark.fingerprint import spark_schema
@@ -119,7 +124,7 @@ def _from_jsonl(spark: Any, paths: list[str], options: ReadOptions) -> tuple[Any
         parsed.unpersist()
         raise
     log.info("jsonl: %d exchanges, %d quarantined", count, quarantine.num_rows)
-    return parsed.where(F.col("kind") == 0).select(*EXCHANGES.names), quarantine
+    return parsed, quarantine
 
 
 def normalize_files(options: ReadOptions) -> Any:
