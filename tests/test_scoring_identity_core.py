@@ -82,10 +82,12 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
             "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8, 0.8],
             "foreign_exchanges": [0, 40, 40, 2, 40, 40],
             "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0, 1.0],
-            "own_points": [1.0, 1.0, 1.0, 1.0, 1.0, -1.0],
         }
     )
-    out = {r["account_id"]: r for r in adopt_stragglers(acc, default_rules()).to_pylist()}
+    out = {
+        r["account_id"]: r
+        for r in adopt_stragglers(acc, default_rules(), np.array([1.0, 1.0, 1.0, 1.0, 1.0, -1.0])).to_pylist()
+    }
     assert out["straggler"]["cluster_id"] == 1 and out["straggler"]["adopted"]
     assert out["straggler"]["affinity"] == 0.8 and out["straggler"]["cluster_size"] == 2
     assert out["chatter"]["cluster_id"] == 2  # its traffic there continues real conversations

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from distillguard.features.flags import N_TOOLS, flag_shares
+from distillguard.fingerprint.sketch import components
 from distillguard.sqlconn import SqlConnection
 
 CLUSTER_DOC: dict[str, str] = {
@@ -349,22 +349,18 @@ def identity_core(tied: pa.Table) -> pa.Table:
     )
     key_codes, _ = _codes(keys)
     n_acc = len(acc_ids)
-    graph = sp.coo_matrix(
-        (np.ones(len(acc_codes), dtype=np.int8), (acc_codes, n_acc + key_codes)),
-        shape=(n_acc + int(key_codes.max()) + 1,) * 2,
-    )
-    _, labels = connected_components(graph, directed=False)
+    # Accounts and keys as one graph's nodes (keys numbered after the accounts); an edge per carried key.
+    comp = components(n_acc + int(key_codes.max()) + 1, np.stack([acc_codes, n_acc + key_codes], axis=1))[:n_acc]
     cluster_of = np.zeros(n_acc, dtype=np.int64)
     cluster_of[acc_codes] = tied["cluster_id"].to_numpy()
-    comp = labels[:n_acc]
     # Largest component per cluster (ties: the smallest label, so the choice is deterministic).
-    pair = np.unique(np.stack([cluster_of, comp], axis=1), axis=0, return_counts=True)
-    (cl_comp, counts) = pair
-    order = np.lexsort((cl_comp[:, 1], -counts, cl_comp[:, 0]))
-    best = cl_comp[order]
-    first = np.r_[True, best[1:, 0] != best[:-1, 0]]
-    winners = {(int(c), int(k)) for c, k in best[first]}
-    keep = np.array([(int(c), int(k)) in winners for c, k in zip(cluster_of, comp, strict=True)], dtype=bool)
+    pairs, inv, counts = np.unique(
+        np.stack([cluster_of, comp], axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
+    winner = np.zeros(len(pairs), dtype=bool)
+    winner[order[np.r_[True, pairs[order][1:, 0] != pairs[order][:-1, 0]]]] = True
+    keep = winner[inv.ravel()]
     return pa.table({"account_id": pa.array(acc_ids, pa.string()).take(pa.array(np.flatnonzero(keep)))})
 
 

@@ -70,8 +70,7 @@ def membership(
     In proportion to how much of the cluster's shared traffic it sends itself (affinity), so
     infrastructure alone never condemns a bystander; and nothing where the cluster is an identity-defined
     group (``identity_group_share`` of its members form one web of shared payments, networks or sign-up
-    bursts) that the
-    account is not part of: a public template shared with a campaign is not membership of it.
+    bursts) that the account is not part of: a public template shared with a campaign is not membership of it.
     """
     floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
     share = np.clip((affinity - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0)
@@ -84,13 +83,22 @@ def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.n
     return np.asarray(~tied & (group_share >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
 
 
-def adopt_stragglers(acc: pa.Table, rules: RuleSet) -> pa.Table:
+def _with_sizes(acc: pa.Table) -> pa.Table:
+    """``acc`` (one row per account, with cluster_id) plus cluster_size, sorted by account_id."""
+    sizes = (
+        acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
+    )
+    return _join(acc, sizes, "cluster_id").sort_by("account_id")
+
+
+def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> pa.Table:
     """Move each account that sends almost nothing in its own cluster's shared families but mostly another
     cluster's into that cluster (``adopted`` marks them; cluster_size is recounted).
 
     Linking is a partition of a graph where a small account's few keys (a carrier network, a common client)
     can outweigh its content; what it sends says more. Needs ``adopt_min_exchanges`` of its exchanges in the
     other cluster's families, so one borrowed prompt moves nobody, and mostly standalone prompts.
+    ``own_points``: each account's points from the account rules alone, before any cluster.
     """
     floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
     min_ex = float(rules.setting("adopt_min_exchanges", np.inf))
@@ -102,7 +110,6 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet) -> pa.Table:
     standalone = np.nan_to_num(_column(acc, "standalone_share", 0.0))
     # ... and only an account whose own behaviour already points to harvesting (positive points from the
     # account rules alone): sharing a campaign's wording is not enough to move a customer into it.
-    own_points = _column(acc, "own_points", 1.0)
     move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points > 0)
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
     acc = acc.drop_columns(
@@ -110,11 +117,7 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet) -> pa.Table:
     )
     acc = acc.append_column("cluster_id", pa.array(cluster.astype(np.int64)))
     acc = acc.append_column("affinity", pa.array(np.where(move, other, own)))
-    acc = acc.append_column("adopted", pa.array(move))
-    sizes = (
-        acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
-    )
-    return _join(acc, sizes, "cluster_id").sort_by("account_id")
+    return _with_sizes(acc.append_column("adopted", pa.array(move)))
 
 
 def score(
@@ -131,16 +134,12 @@ def score(
     large_budget = int(rules.setting("large_thinking_budget"))
     core_min_share = float(rules.setting("core_family_min_share"))
     core_exclusive = float(rules.setting("core_family_min_exclusive"))
-    acc = _join(features.sort_by("account_id"), clusters, "account_id")
-    sizes = (
-        acc.group_by("cluster_id").aggregate([("account_id", "count")]).rename_columns(["cluster_id", "cluster_size"])
-    )
-    acc = _join(acc, sizes, "cluster_id").sort_by("account_id")
+    acc = _with_sizes(_join(features.sort_by("account_id"), clusters, "account_id"))
     core = core_families(con, acc, exchanges=exchanges, fp=fp, min_share=core_min_share, min_exclusive=core_exclusive)
     aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
     acc = _join(acc, aff, "account_id")
     own_points, _ = apply_rules(acc, rules.account, explain=False)
-    acc = adopt_stragglers(acc.append_column("own_points", pa.array(own_points)), rules).drop_columns(["own_points"])
+    acc = adopt_stragglers(acc, rules, own_points)
     clusters = acc.select(["account_id", "cluster_id"])
 
     con.register("releases", releases)
