@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite  # bench/suite.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
+
 DEFAULT_EXCHANGES = 224_800  # reported-2026 at scale 1
 
 
@@ -158,15 +162,12 @@ def main() -> None:
 def suite_row(row: dict[str, Any]) -> dict[str, Any]:
     """One row of the suite format (bench/run_all.py), quality figures of both kept beside the speed."""
     a, b = row["analyze"], row["baseline"]
-    return {
-        "size": row["size"], "n": a["exchanges"], "seconds": a["seconds"],
-        "throughput": a["exchanges"] / a["seconds"], "peak_rss_mib": a["peak_rss_mib"],
-        "precision": a["precision"], "recall": a["recall"], "stages": a.get("stages", {}),
-        "baseline_seconds": b["seconds"] if b else None,
-        "baseline_throughput": b["exchanges"] / b["seconds"] if b else None,
-        "baseline_peak_rss_mib": b["peak_rss_mib"] if b else None,
-        "baseline_precision": b["precision"] if b else None, "baseline_recall": b["recall"] if b else None,
-    }  # fmt: skip
+    return suite.suite_row(
+        row["size"], a["exchanges"], a["seconds"], a["peak_rss_mib"],
+        (b["seconds"], b["exchanges"], b["peak_rss_mib"]) if b else None,
+        precision=a["precision"], recall=a["recall"], stages=a.get("stages", {}),
+        baseline_precision=b["precision"] if b else None, baseline_recall=b["recall"] if b else None,
+    )  # fmt: skip
 
 
 def render(rows: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite
 from analyze import DEFAULT_EXCHANGES, ROOT
 
 TREE_RSS = """
@@ -131,13 +132,11 @@ def main() -> None:
 def suite_row(row: dict[str, Any]) -> dict[str, Any]:
     """One row of the suite format: Spark measured, the embedded engine as its baseline."""
     s, e = row["spark"], row["embedded"]
-    return {
-        "size": row["size"], "n": s["exchanges"], "seconds": s["seconds"],
-        "throughput": s["exchanges"] / s["seconds"], "peak_rss_mib": s["peak_rss_mib"],
-        "startup_seconds": s["startup"], "stages": s.get("stages", {}), "same_flagged": row["same_flagged"],
-        "baseline_seconds": e["seconds"], "baseline_throughput": e["exchanges"] / e["seconds"],
-        "baseline_peak_rss_mib": e["peak_rss_mib"],
-    }  # fmt: skip
+    return suite.suite_row(
+        row["size"], s["exchanges"], s["seconds"], s["peak_rss_mib"],
+        (e["seconds"], e["exchanges"], e["peak_rss_mib"]),
+        startup_seconds=s["startup"], stages=s.get("stages", {}), same_flagged=row["same_flagged"],
+    )  # fmt: skip
 
 
 def render(rows: list[dict[str, Any]], master: str) -> str:

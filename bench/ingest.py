@@ -28,6 +28,9 @@ from pathlib import Path
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite  # bench/suite.py, beside this script
+
 WORK = Path(__file__).resolve().parent / "_work"
 
 _CHILD = """
@@ -169,16 +172,13 @@ def measure(path: Path, workers: int, code: str = _CHILD) -> dict[str, float]:
 
 def suite_row(n: int, workers: int, r: dict[str, float], b: dict[str, float] | None) -> dict[str, object]:
     """One row of the suite format (bench/run_all.py); peak RSS counts the main process plus every parser."""
-    return {
-        "size": n, "n": n, "seconds": r["seconds"], "throughput": n / r["seconds"],
-        "peak_rss_mib": r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
-        "main_peak_rss_mib": r["peak_rss_mib"], "worker_peak_rss_mib": r["worker_peak_rss_mib"], "workers": workers,
-        "cpu_seconds": r["cpu_seconds"], "stored": r["stored"], "quarantined": r["quarantined"],
-        "baseline_seconds": b["seconds"] if b else None,
-        "baseline_throughput": n / b["seconds"] if b else None,
-        "baseline_peak_rss_mib": b["peak_rss_mib"] if b else None,
-        "baseline_stored": b["stored"] if b else None,
-    }  # fmt: skip
+    return suite.suite_row(
+        n, n, r["seconds"], r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
+        (b["seconds"], n, b["peak_rss_mib"]) if b else None,
+        main_peak_rss_mib=r["peak_rss_mib"], worker_peak_rss_mib=r["worker_peak_rss_mib"], workers=workers,
+        cpu_seconds=r["cpu_seconds"], stored=r["stored"], quarantined=r["quarantined"],
+        baseline_stored=b["stored"] if b else None,
+    )  # fmt: skip
 
 
 def main() -> None:

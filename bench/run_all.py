@@ -12,7 +12,7 @@ files, computes growth exponents between consecutive sizes and prints one Markdo
 replaces the generated block of the "## Suite" section of bench/RESULTS.md (between the suite markers) and
 leaves every other section alone. Nothing here is timed in-process: the parts time themselves.
 
-Suite JSON (what each part writes with ``--json FILE``; bench/analyze_spark.py is expected to write the same):
+Suite JSON (what each part writes with ``--json FILE``; every part builds its rows with bench/suite.py):
 
     {"part": "ingest", "unit": "lines", "baseline": "what the baseline is" | null,
      "rows": [{"size": requested size, "n": units processed, "seconds": wall seconds of the timed work,

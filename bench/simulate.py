@@ -26,6 +26,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite  # bench/suite.py, beside this script
+
 WORK = Path(__file__).resolve().parent / "_work"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 DEFAULT_TOTAL = 224_800  # reported-2026 at scale 1
@@ -65,15 +68,12 @@ def measure(scenario: str, scale: float, workers: int, work: Path = WORK) -> dic
 
 def suite_row(n: int, workers: int, r: dict[str, float], b: dict[str, float] | None) -> dict[str, object]:
     """One row of the suite format (bench/run_all.py); peak RSS counts the main process plus every worker."""
-    return {
-        "size": n, "n": r["exchanges"], "seconds": r["seconds"], "throughput": r["rate"],
-        "peak_rss_mib": r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
-        "main_peak_rss_mib": r["peak_rss_mib"], "worker_peak_rss_mib": r["worker_peak_rss_mib"], "workers": workers,
-        "cpu_seconds": r["cpu_seconds"], "accounts": r["accounts"], "log_mib": r["log_mib"],
-        "baseline_seconds": b["seconds"] if b else None,
-        "baseline_throughput": b["rate"] if b else None,
-        "baseline_peak_rss_mib": b["peak_rss_mib"] + b["worker_peak_rss_mib"] if b else None,
-    }  # fmt: skip
+    return suite.suite_row(
+        n, r["exchanges"], r["seconds"], r["peak_rss_mib"] + workers * r["worker_peak_rss_mib"],
+        (b["seconds"], b["exchanges"], b["peak_rss_mib"] + b["worker_peak_rss_mib"]) if b else None,
+        main_peak_rss_mib=r["peak_rss_mib"], worker_peak_rss_mib=r["worker_peak_rss_mib"], workers=workers,
+        cpu_seconds=r["cpu_seconds"], accounts=r["accounts"], log_mib=r["log_mib"],
+    )  # fmt: skip
 
 
 def write_section(rows: list[dict[str, float]], scenario: str, workers: int) -> None:
