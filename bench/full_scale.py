@@ -37,21 +37,50 @@ print(json.dumps({{"wall_s": wall, "peak_rss_mib": own, "children_peak_rss_mib":
 """
 
 
-def _step(body: str) -> dict[str, Any]:
-    """Run ``body`` (which sets ``out``) in a fresh interpreter; its wall time, peak RSS and ``out``."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE.format(body=body)], check=True, capture_output=True, text=True, cwd=ROOT
-    )
+# Peak RSS per analyze stage: a thread samples VmRSS every half second; ``stage`` is analyze's step callback.
+# Each sample is also appended to a progress file, so a run killed for memory still says where it was.
+_STAGE_RSS = r"""
+import logging, threading
+logging.basicConfig(filename=PROGRESS, level=logging.INFO, format="%(relativeCreated).0fms %(name)s: %(message)s")
+peaks, current = {}, ["start"]
+def _rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+def _sample():
+    with open(PROGRESS, "a") as f:
+        while True:
+            r = _rss()
+            peaks[current[0]] = max(peaks.get(current[0], 0.0), round(r))
+            f.write(f"{time.perf_counter() - t0:.0f}s {current[0]} {r:.0f} MiB\n")
+            f.flush()
+            time.sleep(0.5)
+threading.Thread(target=_sample, daemon=True).start()
+def stage(name):
+    current[0] = name
+"""
+
+
+def _step(body: str, log: Path | None = None) -> dict[str, Any]:
+    """Run ``body`` (which sets ``out``) in a fresh interpreter; its wall time, peak RSS and ``out``.
+
+    ``log``: where the stage sampler (``_STAGE_RSS``) appends its samples."""
+    code = _MEASURE.format(body=body)
+    if log is not None:
+        code = code.replace("PROGRESS", repr(str(log)))
+    proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
-def run(work: Path, seed: int, memory_limit: str | None) -> dict[str, Any]:
+def run(work: Path, seed: int, memory_limit: str | None, prepare_only: bool = False) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     sim, store, out = work / "sim", work / "store.duckdb", work / "results"
     steps: dict[str, Any] = {}
     if (sim / "labels" / "accounts.parquet").exists():
-        steps["simulate"] = {"reused": True}
+        saved = work / "simulate.json"
+        steps["simulate"] = (json.loads(saved.read_text()) if saved.exists() else {}) | {"reused": True}
     else:
         steps["simulate"] = _step(
             "from distillguard.simulate import load_scenario, simulate\n"
@@ -59,6 +88,7 @@ def run(work: Path, seed: int, memory_limit: str | None) -> dict[str, Any]:
             f"s = simulate(sc, {str(sim)!r}, scale=sc.reported_scale, seed={seed})\n"
             "out = {'exchanges': s.exchanges, 'accounts': s.accounts, 'attack_exchanges': s.attack_exchanges}"
         )
+        (work / "simulate.json").write_text(json.dumps(steps["simulate"], default=str))
     if store.exists() and (work / "ingest.json").exists():
         steps["ingest"] = json.loads((work / "ingest.json").read_text()) | {"reused": True}
     else:
@@ -68,10 +98,13 @@ def run(work: Path, seed: int, memory_limit: str | None) -> dict[str, Any]:
             "out = {'read': r.read, 'stored': r.stored}"
         )
         (work / "ingest.json").write_text(json.dumps(steps["ingest"], default=str))
+    if prepare_only:
+        return {"seed": seed, "steps": steps}
     steps["analyze"] = _step(
-        "from distillguard.pipeline import AnalyzeOptions, analyze\n"
-        f"s = analyze([{str(store)!r}], {str(out)!r}, AnalyzeOptions(memory_limit={memory_limit!r}))\n"
-        "out = s.to_dict()"
+        _STAGE_RSS + "from distillguard.pipeline import AnalyzeOptions, analyze\n"
+        f"s = analyze([{str(store)!r}], {str(out)!r}, AnalyzeOptions(memory_limit={memory_limit!r}), step=stage)\n"
+        "out = s.to_dict() | {'stage_peak_rss_mib': peaks}",
+        log=work / "analyze.progress",
     )
     steps["evaluate"] = _step(
         f"from distillguard.evaluate import evaluate\nout = evaluate({str(sim / 'labels')!r}, {str(out)!r}).to_dict()"
@@ -158,7 +191,11 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit for analyze")
     ap.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
     ap.add_argument("--from-json", type=Path, help="render a saved run instead of running")
+    ap.add_argument("--prepare-only", action="store_true", help="simulate and ingest only (then run again)")
     args = ap.parse_args()
+    if args.prepare_only:
+        print(json.dumps(run(args.work, args.seed, args.memory_limit, prepare_only=True), default=str))
+        return
     doc = json.loads(args.from_json.read_text()) if args.from_json else run(args.work, args.seed, args.memory_limit)
     (args.work / "full_scale.json").write_text(json.dumps(doc, indent=2, default=str))
     section = render(doc, f"python bench/full_scale.py --work DIR --seed {doc['seed']} --write")

@@ -25,8 +25,9 @@ import pyarrow.parquet as pq
 from distillguard.errors import InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
-from distillguard.fingerprint import FingerprintConfig, Fingerprints
-from distillguard.fingerprint import fingerprint as fingerprint_exchanges
+from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint.keys import KEYS
+from distillguard.fingerprint.stage import Collector, families, registered
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -168,8 +169,8 @@ class AnalyzeOptions:
 
 
 class Engine(Protocol):
-    """Where the stages run: SQL through ``con``, the fingerprint stage its own way, tables kept by ``keep``
-    (``fp_exchanges`` must become visible to ``con`` under that name)."""
+    """Where the stages run: SQL through ``con``, the fingerprint stage its own way (it leaves the
+    ``fp_exchanges`` table visible to ``con`` and returns the families table), tables kept by ``keep``."""
 
     @property
     def con(self) -> SqlConnection: ...
@@ -179,7 +180,7 @@ class Engine(Protocol):
 
     def count(self) -> int: ...
 
-    def fingerprint(self, config: FingerprintConfig) -> Fingerprints: ...
+    def fingerprint(self, config: FingerprintConfig) -> pa.Table: ...
 
     def keep(self, name: str, table: pa.Table) -> None: ...
 
@@ -194,8 +195,22 @@ class _StoreEngine:
     def count(self) -> int:
         return self.store.count("exchanges")
 
-    def fingerprint(self, config: FingerprintConfig) -> Fingerprints:
-        return fingerprint_exchanges(self.store.iter_exchange_batches(_FP_COLUMNS), config)
+    def fingerprint(self, config: FingerprintConfig) -> pa.Table:
+        """Key rows stream into the store's ``fp_keys`` table (DuckDB holds them within its memory limit,
+        spilling to disk), the driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL
+        statement in the store: no per-exchange array lives in Python."""
+        store = self.store
+        store.write_table("fp_keys", KEYS.empty_table())
+        collector = Collector(
+            config, lambda batch: store.write_table("fp_keys", pa.Table.from_batches([batch]), replace=False)
+        )
+        collector.add_all(store.iter_exchange_batches(_FP_COLUMNS))
+        system, user = collector.finish()
+        stage = families(self.con, "fp_keys", system, user, config, cues=collector.cues)
+        with registered(self.con, stage.views):
+            store.create_table_as("fp_exchanges", stage.exchanges_sql)
+        store.drop_table("fp_keys")
+        return stage.families
 
     def keep(self, name: str, table: pa.Table) -> None:
         self.store.write_table(name, table)
@@ -334,9 +349,8 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     """The stage order, once for every engine: fingerprint, features, linking, scoring, replay, outputs."""
     con = eng.con
     say("fingerprint")
-    fps = eng.fingerprint(options.fingerprint)
-    eng.keep("fp_exchanges", fps.exchanges)
-    eng.keep("fp_families", fps.families)
+    fams = eng.fingerprint(options.fingerprint)
+    eng.keep("fp_families", fams)
     lap("fingerprint")
     say("features")
     feats = account_features(con, config=options.features)
@@ -361,7 +375,7 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     eng.keep("account_features", scores.accounts.drop_columns(["evidence"]))
     eng.keep("clusters", scores.clusters)
     eng.keep("model_releases", releases)
-    return _Results(accounts, campaigns, fps.families)
+    return _Results(accounts, campaigns, fams)
 
 
 def _flagged_at_end(con: SqlConnection, accounts: pa.Table) -> pa.Table:

@@ -32,6 +32,10 @@ I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
+BLANK = np.uint64(0xFFFFFFFFFFFFFFFF)
+"""Stands for "no skeleton" (null or blank text) inside the registry. A real skeleton hash equal to it would
+read as blank: a chance of 2**-64 per skeleton."""
+
 
 def role_salt(role: str) -> int:
     """Seed of a role's skeleton hashes: the same skeleton as system prompt and as user turn differs."""
@@ -135,81 +139,87 @@ class SkeletonSet:
 
 
 class Registry:
-    """Unique skeletons of one role, in order of first sight (index = skeleton id)."""
+    """Unique skeletons of one role, in order of first sight, keyed by skeleton hash.
+
+    Per exchange it answers the skeleton *hash* (``hashes``): the key the per-exchange table carries in
+    every engine. Per unique skeleton it keeps the sketches (``finish`` orders them by hash).
+    """
 
     def __init__(self, role: str, config: FingerprintConfig) -> None:
         self.role = role
         self.config = config
         self._salt = role_salt(role)
         self._raw_cache: dict[int, int] = {}
-        self._index: dict[int, int] = {}
+        self._seen: set[int] = set()
         self._hashes: list[int] = []
         self._parts: list[Sketches] = []
 
     def __len__(self) -> int:
         return len(self._hashes)
 
-    def ids(self, column: pa.Array | pa.ChunkedArray) -> I32:
-        """Skeleton id per row of a text column; -1 where the text is null or blank."""
+    def hashes(self, column: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Skeleton hash (uint64 bits as int64) per row of a text column; null where the text is null or
+        its skeleton is empty."""
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())  # an all-null column comes typed null
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
-        per_value = self._value_ids(encoded.dictionary)
-        idx = encoded.indices.to_numpy(zero_copy_only=False)
-        out = np.full(len(idx), -1, dtype=np.int32)
-        valid = np.asarray(encoded.indices.is_valid())
-        out[valid] = per_value[idx[valid].astype(np.int64)]
-        return out
+        per_value = self._value_hashes(encoded.dictionary)
+        valid = per_value != BLANK
+        values = pa.array(per_value.view(np.int64), mask=~valid)
+        return values.take(encoded.indices)
 
-    def _value_ids(self, values: pa.Array) -> I32:
-        """Skeleton id of each distinct raw text: cached ones looked up, the others masked in Arrow."""
+    def _value_hashes(self, values: pa.Array) -> U64:
+        """Skeleton hash of each distinct raw text (``BLANK`` for an empty skeleton): cached ones looked
+        up, the others masked in Arrow."""
         cache = self._raw_cache
         keys = [xxhash.xxh64_intdigest(v or b"") for v in values.cast(pa.binary()).to_pylist()]
-        out = np.fromiter((cache.get(k, -2) for k in keys), dtype=np.int32, count=len(keys))
-        miss = np.flatnonzero(out == -2)
-        if len(miss):
-            skeletons = _mask_parallel(values.take(pa.array(miss)), self.config.text_cap)
-            sids = self._skeleton_ids(skeletons)
-            out[miss] = sids
+        got = [cache.get(k) for k in keys]
+        miss = [i for i, h in enumerate(got) if h is None]
+        if miss:
+            skeletons = _mask_parallel(values.take(pa.array(miss, type=pa.int64())), self.config.text_cap)
+            new = self._skeleton_hashes(skeletons)
+            for i, h in zip(miss, new, strict=True):
+                got[i] = h
             if len(cache) + len(miss) > self.config.mask_cache_size:
                 # Bounded memory: drop the oldest entries (dicts keep insertion order).
                 for old in list(cache)[: len(cache) + len(miss) - self.config.mask_cache_size * 3 // 4]:
                     del cache[old]
-            cache.update(zip((keys[i] for i in miss), sids.tolist(), strict=True))
-        return out
+            cache.update(zip((keys[i] for i in miss), new, strict=True))
+        return np.array(got, dtype=np.uint64) if got else np.zeros(0, dtype=np.uint64)
 
-    def _skeleton_ids(self, skeletons: pa.Array) -> I32:
-        """Id of each skeleton (-1 for an empty one); new skeletons are queued for sketching."""
-        index, hashes = self._index, self._hashes
-        sids = np.empty(len(skeletons), dtype=np.int32)
-        new = np.zeros(len(skeletons), dtype=bool)
+    def _skeleton_hashes(self, skeletons: pa.Array) -> list[int]:
+        """Hash of each skeleton (``BLANK`` for an empty one); new skeletons are queued for sketching."""
+        seen, hashes = self._seen, self._hashes
         keys, empty = skeleton_hashes(skeletons, self._salt)
+        out: list[int] = []
+        new = np.zeros(len(skeletons), dtype=bool)
         for i, (key, blank) in enumerate(zip(keys.tolist(), empty.tolist(), strict=True)):
             if blank:
-                sids[i] = -1
+                out.append(int(BLANK))
                 continue
-            sid = index.get(key)
-            if sid is None:
-                sid = index[key] = len(hashes)
+            if key not in seen:
+                seen.add(key)
                 hashes.append(key)
                 new[i] = True
-            sids[i] = sid
+            out.append(key)
         if new.any():
             self._sketch(skeletons.filter(pa.array(new)))
-        return sids
+        return out
 
     def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
         """MinHash the new skeletons, ``chunk`` at a time (bounded temporaries)."""
         for lo in range(0, len(skeletons), chunk):
             self._parts.append(sketch_skeletons(skeletons.slice(lo, chunk), self.config))
 
-    def finish(self) -> tuple[SkeletonSet, I64]:
-        """The skeletons seen, ordered by hash, and the map from this registry's ids to that order."""
+    def finish(self) -> SkeletonSet:
+        """The skeletons seen, ordered by hash (the per-skeleton state moves into the set)."""
         parts, self._parts = self._parts, []
         hashes = np.asarray(self._hashes, dtype=np.uint64)
-        return SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
+        self._hashes, self._seen, self._raw_cache = [], set(), {}
+        skeletons, _ = SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
+        return skeletons
 
 
 def capped(texts: pa.Array, cap: int) -> pa.Array:

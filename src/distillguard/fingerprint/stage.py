@@ -1,9 +1,11 @@
-"""The fingerprint stage: stream exchange batches, then cluster unique skeletons into families once."""
+"""The fingerprint stage: stream exchange batches into key rows, cluster unique skeletons into families once,
+then let the engine's SQL attribute families to exchanges (``keys``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +30,19 @@ from distillguard.fingerprint.cues import (
     load_cues,
     pick_area,
 )
+from distillguard.fingerprint.keys import (
+    COMBOS,
+    KEYS,
+    SKELETON_MAP,
+    aggregates_sql,
+    combos_sql,
+    exchanges_sql,
+    key_batch,
+    representatives_sql,
+)
 from distillguard.fingerprint.registry import Registry, SkeletonSet
-from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyInputs, family_table
+from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyRows, family_table
+from distillguard.sqlconn import SqlConnection
 
 log = logging.getLogger(__name__)
 
@@ -48,33 +61,20 @@ class Fingerprints:
     families: pa.Table
 
 
-@dataclass(frozen=True)
-class ExchangeKeys:
-    """Compact per-exchange columns (aligned): what the family stage needs of every exchange.
-
-    ``sys``/``usr``: skeleton ids into the role's ``SkeletonSet`` (-1: none); ``account``: any dense
-    code per account; ``ts``: microseconds (``TS_NULL`` when absent); ``structure``: ``cues.SBIT`` bits.
-    """
-
-    request_id: pa.ChunkedArray
-    sys: I64
-    usr: I64
-    account: I64
-    ts: I64
-    structure: I64
+KeySink = Callable[[pa.RecordBatch], None]
+"""Receives the ``keys.KEYS`` rows of each batch (the engine appends them to its key table)."""
 
 
-class _Collector:
-    """Per-exchange state kept as compact arrays while the batches stream past."""
+class Collector:
+    """The streaming half: each batch becomes key rows (to ``sink``); each new skeleton is sketched once."""
 
-    def __init__(self, config: FingerprintConfig, cues: tuple[Cue, ...]) -> None:
-        self.cues = cues
+    def __init__(self, config: FingerprintConfig, sink: KeySink, cues: tuple[Cue, ...] | None = None) -> None:
+        self.cues = cues if cues is not None else load_cues()
+        self.sink = sink
         self.system = Registry("system", config)
         self.user = Registry("user", config)
-        self.accounts: dict[str, int] = {}
         self.tool_is_computer: dict[str, bool] = {}
-        self.request_ids: list[pa.Array] = []
-        self.parts: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in ("sys", "usr", "acct", "ts", "st")}
+        self.rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
         n = batch.num_rows
@@ -83,27 +83,32 @@ class _Collector:
             raise InputError(f"fingerprint: exchange batch lacks column(s) {', '.join(missing)}")
         if n == 0:
             return
-        rid = batch.column("request_id")
-        self.request_ids.append(rid if rid.type == pa.string() else rid.cast(pa.string()))
         names = batch.schema.names
-        sys_ids = self.system.ids(batch.column("system_text")) if "system_text" in names else np.full(n, -1)
-        self.parts["sys"].append(sys_ids.astype(np.int64))
-        self.parts["usr"].append(self.user.ids(batch.column("first_user_text")).astype(np.int64))
-        self.parts["acct"].append(self._account_ids(batch.column("account_id")))
-        self.parts["ts"].append(timestamps(batch))
-        self.parts["st"].append(structure_bits(batch, self.cues, self.tool_is_computer))
+        sys = self.system.hashes(batch.column("system_text")) if "system_text" in names else pa.nulls(n, pa.int64())
+        self.sink(
+            key_batch(
+                batch.column("request_id"),
+                batch.column("account_id"),
+                timestamps(batch),
+                sys,
+                self.user.hashes(batch.column("first_user_text")),
+                structure_bits(batch, self.cues, self.tool_is_computer),
+                self.rows,
+                int(TS_NULL),
+            )
+        )
+        self.rows += n
 
-    def _account_ids(self, column: pa.Array) -> I64:
-        # A null account id counts as the account "" (one unknown account, not a wrong real one).
-        encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), ""))
-        values = encoded.dictionary.to_pylist()
-        per_value = np.array([self.accounts.setdefault(v, len(self.accounts)) for v in values], dtype=np.int64)
-        out: I64 = per_value[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
-        return out
+    def add_all(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> None:
+        for batch in batches:
+            for b in batch.to_batches() if isinstance(batch, pa.Table) else (batch,):
+                self.add(b)
 
-    def column(self, key: str) -> I64:
-        chunks = self.parts[key]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    def finish(self) -> tuple[SkeletonSet, SkeletonSet]:
+        log.info(
+            "fingerprint: %d exchanges, %d system and %d user skeletons", self.rows, len(self.system), len(self.user)
+        )
+        return self.system.finish(), self.user.finish()
 
 
 def structure_bits(batch: pa.RecordBatch, cues: tuple[Cue, ...], computer: dict[str, bool]) -> I64:
@@ -173,42 +178,11 @@ def timestamps(batch: pa.RecordBatch) -> I64:
     return out
 
 
-def classify(
-    inv: I64,
-    first: I64,
-    keys: ExchangeKeys,
-    system: SkeletonSet,
-    user: SkeletonSet,
-    cues: tuple[Cue, ...],
-    config: FingerprintConfig,
-) -> dict[str, F64]:
-    """Share of each family's representative prompts that carry each cue.
-
-    Representatives are the family's ``config.representatives`` distinct user skeletons with the smallest
-    hashes (skeleton ids follow hash order), each read together with the system prompt of the family's
-    earliest exchange: a template family shares its instruction, so a few members speak for all, the
-    cost is per family, not per text, and the choice depends on the data, not on its arrival order.
-    """
-    sys_ids, usr_ids = keys.sys, keys.usr
-    n_fam = len(first)
-    span = len(user) + 1
-    key = np.unique(inv * span + (usr_ids + 1))
-    fam, uid = key // span, key % span - 1
-    pos = np.arange(len(key)) - np.searchsorted(fam, fam)
-    keep = pos < config.representatives
-    fam, uid = fam[keep], uid[keep]
-    bits = np.zeros(len(fam), dtype=np.int64)
-    step = 1 << 16  # bounded temporaries
-    for lo in range(0, len(fam), step):
-        f, u = fam[lo : lo + step], uid[lo : lo + step]
-        s_txt = pc.fill_null(system.text_array(sys_ids[first][f]), "")
-        u_txt = pc.fill_null(user.text_array(u), "")
-        bits[lo : lo + step] = cue_bits_array(pc.binary_join_element_wise(s_txt, u_txt, "\n"), cues)
-    n_rep = np.bincount(fam, minlength=n_fam).astype(np.float64)
-    return {c: np.bincount(fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
+BLANK_USER = int(np.uint64(xxhash.xxh64_intdigest(b"", seed=1)).view(np.int64))
+"""The user family of exchanges with no (or a blank) first user turn."""
 
 
-def _mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
+def mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
     """splitmix64 of a pair of 64-bit ids: the id of the (system family, user family) combination."""
     with np.errstate(over="ignore"):
         z = a * np.uint64(0x9E3779B97F4A7C15) ^ b
@@ -218,101 +192,120 @@ def _mix(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> I64:
     return z.view(np.int64)
 
 
-def earliest(inv: I64, n_families: int, keys: ExchangeKeys) -> I64:
-    """Index of each family's earliest exchange: smallest (ts, user skeleton id, system skeleton id).
+def classify(
+    rep_fam: I64,
+    rep_usr: I64,
+    first_sys: I64,
+    system: SkeletonSet,
+    user: SkeletonSet,
+    cues: tuple[Cue, ...],
+    n_fam: int,
+) -> dict[str, F64]:
+    """Share of each family's representative prompts that carry each cue.
 
-    Exchanges tied on all three are alike in everything read from the chosen one, so the choice (and
-    the families table) depends on the data only, whichever engine produced it in whichever order.
-    Only the exchanges at their family's earliest time are sorted (few, unless timestamps tie a lot).
+    Representatives (``rep_fam``, ``rep_usr``: family index and user skeleton id, -1 for none) are the
+    family's few distinct user skeletons with the smallest hashes, each read together with the system
+    prompt of the family's earliest exchange (``first_sys``): a template family shares its instruction,
+    so a few members speak for all, the cost is per family, not per text, and the choice depends on the
+    data, not on its arrival order.
     """
-    if len(inv) == 0:
-        return np.zeros(0, dtype=np.int64)
-    lo = np.full(n_families, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(lo, inv, keys.ts)
-    cand = np.flatnonzero(keys.ts == lo[inv])
-    order = cand[np.lexsort((keys.sys[cand], keys.usr[cand], inv[cand]))]
-    out: I64 = order[np.searchsorted(inv[order], np.arange(n_families))]
-    return out
+    bits = np.zeros(len(rep_fam), dtype=np.int64)
+    step = 1 << 16  # bounded temporaries
+    for lo in range(0, len(rep_fam), step):
+        f, u = rep_fam[lo : lo + step], rep_usr[lo : lo + step]
+        s_txt = pc.fill_null(system.text_array(first_sys[f]), "")
+        u_txt = pc.fill_null(user.text_array(u), "")
+        bits[lo : lo + step] = cue_bits_array(pc.binary_join_element_wise(s_txt, u_txt, "\n"), cues)
+    n_rep = np.maximum(np.bincount(rep_fam, minlength=n_fam), 1).astype(np.float64)
+    return {c: np.bincount(rep_fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
 
 
-def _remap(ids: I64, remap: I64) -> I64:
-    """Registry ids (arrival order) to ``SkeletonSet`` ids (hash order), in place; -1 stays -1."""
-    valid = ids >= 0
-    ids[valid] = remap[ids[valid]]
-    return ids
-
-
-def fingerprint(batches: Iterable[pa.RecordBatch], config: FingerprintConfig = DEFAULT_CONFIG) -> Fingerprints:
-    """Template families, capability and harvesting flags of every exchange (see package docstring)."""
-    cues = load_cues()
-    col = _Collector(config, cues)
-    for batch in batches:
-        for b in batch.to_batches() if isinstance(batch, pa.Table) else (batch,):
-            col.add(b)
-    log.info("fingerprint: %d system and %d user skeletons", len(col.system), len(col.user))
-    system, sys_remap = col.system.finish()
-    user, usr_remap = col.user.finish()
-    keys = ExchangeKeys(
-        request_id=pa.chunked_array(col.request_ids, type=pa.string()),
-        sys=_remap(col.column("sys"), sys_remap),
-        usr=_remap(col.column("usr"), usr_remap),
-        account=col.column("acct"),
-        ts=col.column("ts"),
-        structure=col.column("st"),
+def _skeleton_map(skeletons: SkeletonSet, family: I64) -> pa.Table:
+    n = len(skeletons)
+    return pa.Table.from_arrays(
+        [pa.array(skeletons.hashes().view(np.int64)), pa.array(family), pa.array(np.arange(n, dtype=np.int64))],
+        schema=SKELETON_MAP,
     )
-    return families_from(system, user, keys, cues, config)
 
 
-def families_from(
-    system: SkeletonSet, user: SkeletonSet, keys: ExchangeKeys, cues: tuple[Cue, ...], config: FingerprintConfig
-) -> Fingerprints:
-    """Cluster the unique skeletons of each role, then classify and describe the families (the driver-side
-    half of the stage, shared by every engine)."""
+def _ints(col: pa.ChunkedArray | pa.Array, null: int) -> I64:
+    return np.asarray(pc.fill_null(col, null).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class FamilyStage:
+    """What the driver decided: the families table, the small views the exchanges SQL joins, and that SQL."""
+
+    families: pa.Table
+    views: dict[str, pa.Table]
+    exchanges_sql: str
+
+
+@contextmanager
+def registered(con: SqlConnection, views: dict[str, pa.Table]) -> Iterator[None]:
+    """``views`` registered on ``con`` for the duration."""
+    for name, table in views.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in views:
+            con.unregister(name)
+
+
+def families(
+    con: SqlConnection,
+    keys: str,
+    system: SkeletonSet,
+    user: SkeletonSet,
+    config: FingerprintConfig,
+    *,
+    cues: tuple[Cue, ...] | None = None,
+    ordered: bool = False,
+) -> FamilyStage:
+    """Cluster the unique skeletons of each role, then (SQL over the key table ``keys``) combine, count,
+    classify and describe the families: the driver-side half of the stage, the same for every engine."""
+    cues = cues if cues is not None else load_cues()
     sys_cl = cluster(system, config, template_view=False)
     usr_cl = cluster(user, config, template_view=config.template_view)
-    sys_ids, usr_ids = keys.sys, keys.usr
-    has_sys = sys_ids >= 0
-    sys_fam = np.where(has_sys, sys_cl.family[np.where(has_sys, sys_ids, 0)] if len(system) else 0, 0)
-    blank_user = np.int64(np.uint64(xxhash.xxh64_intdigest(b"", seed=1)).view(np.int64))
-    has_usr = usr_ids >= 0
-    usr_fam = np.where(has_usr, usr_cl.family[np.where(has_usr, usr_ids, 0)] if len(user) else 0, blank_user)
-    family = _mix(sys_fam.astype(np.int64).view(np.uint64), usr_fam.astype(np.int64).view(np.uint64))
-
-    fams, inv = np.unique(family, return_inverse=True)
-    inv = inv.astype(np.int64, copy=False)
-    first = earliest(inv, len(fams), keys)
-    n_ex = np.bincount(inv).astype(np.float64)
-    cue_share = classify(inv, first, keys, system, user, cues, config)
-    struct_bits = keys.structure
-    st_share = {s: np.bincount(inv, weights=(struct_bits >> i) & 1) / n_ex for i, s in enumerate(STRUCT)}
+    views = {"fp_sys": _skeleton_map(system, sys_cl.family), "fp_usr": _skeleton_map(user, usr_cl.family)}
+    with registered(con, views):
+        combos = con.sql(combos_sql(keys, BLANK_USER)).to_arrow_table()
+    sys_key = _ints(combos["sys_fam"], 0)
+    usr_key = _ints(combos["usr_fam"], BLANK_USER)
+    views["fp_fam"] = pa.Table.from_arrays(
+        [pa.array(sys_key), pa.array(usr_key), pa.array(mix(sys_key.view(np.uint64), usr_key.view(np.uint64)))],
+        schema=COMBOS,
+    )
+    with registered(con, views):
+        agg = con.sql(aggregates_sql(keys, BLANK_USER)).to_arrow_table().sort_by("family_id")
+        reps = con.sql(representatives_sql(keys, BLANK_USER, config.representatives)).to_arrow_table()
+    fams = _ints(agg["family_id"], 0)
+    n_fam = len(fams)
+    n_ex = _ints(agg["n_ex"], 0).astype(np.float64)
+    first_sys, first_usr = _ints(agg["sys_rank"], -1), _ints(agg["usr_rank"], -1)
+    rep_fam = np.searchsorted(fams, _ints(reps["family_id"], 0)).astype(np.int64)
+    cue_share = classify(rep_fam, _ints(reps["usr_rank"], -1), first_sys, system, user, cues, n_fam)
+    st_share = {s: _ints(agg[f"n_{s}"], 0) / np.maximum(n_ex, 1.0) for s in STRUCT}
     scores = area_scores(cue_share, st_share)
     area = pick_area(scores, config.capability_min_score)
-
-    flags = {f: cue_share[f][inv] >= config.flag_share for f in FLAGS}
-    capability = pa.DictionaryArray.from_arrays(pa.array(area[inv].astype(np.int32)), pa.array(AREAS))
-    exchanges = pa.Table.from_arrays(
-        [
-            keys.request_id,
-            pa.array(family),
-            pa.array(sys_fam, mask=~has_sys),
-            pa.array(usr_fam),
-            capability.cast(pa.string()),
-            *(pa.array(flags[f]) for f in FLAGS),
-        ],
-        schema=EXCHANGE_FP,
+    capability = pa.DictionaryArray.from_arrays(pa.array(area.astype(np.int32)), pa.array(AREAS)).cast(pa.string())
+    views["fp_class"] = pa.table(
+        {"family_id": pa.array(fams), "capability": capability}
+        | {f: pa.array(cue_share[f] >= config.flag_share) for f in FLAGS}
     )
-    inputs = FamilyInputs(
+    lo = agg["lo"].combine_chunks() if isinstance(agg["lo"], pa.ChunkedArray) else agg["lo"]
+    hi = agg["hi"].combine_chunks() if isinstance(agg["hi"], pa.ChunkedArray) else agg["hi"]
+    rows = FamilyRows(
         fams=fams,
-        first=first,
-        inv=inv,
-        account=keys.account,
-        ts=keys.ts,
-        ts_null=int(TS_NULL),
-        sys_ids=sys_ids,
-        usr_ids=usr_ids,
-        sys_fam=sys_fam,
-        usr_fam=usr_fam,
-        has_sys=has_sys,
+        n_ex=_ints(agg["n_ex"], 0),
+        n_acc=_ints(agg["n_acc"], 0),
+        lo=lo,
+        hi=hi,
+        first_sys=first_sys,
+        first_usr=first_usr,
+        sys_fam=agg["sys_fam"].combine_chunks() if isinstance(agg["sys_fam"], pa.ChunkedArray) else agg["sys_fam"],
+        usr_fam=_ints(agg["usr_fam"], BLANK_USER),
         usr_structure=usr_cl.structure,
         system=system,
         user=user,
@@ -321,5 +314,35 @@ def families_from(
         scores=scores,
         area=area,
     )
-    families = family_table(inputs, config)
-    return Fingerprints(exchanges=exchanges, families=families)
+    table = family_table(rows, config)
+    return FamilyStage(families=table, views=views, exchanges_sql=exchanges_sql(keys, BLANK_USER, ordered))
+
+
+def fingerprint(
+    batches: Iterable[pa.RecordBatch | pa.Table], config: FingerprintConfig = DEFAULT_CONFIG
+) -> Fingerprints:
+    """Template families, capability and harvesting flags of every exchange (see package docstring), in
+    memory: the key table lives in a private in-memory DuckDB; ``exchanges`` follows the input order."""
+    import duckdb  # the engines' own paths keep the key table where their data is (``pipeline``)
+
+    con = duckdb.connect()
+    try:
+        con.register("keys_schema", KEYS.empty_table())
+        con.execute("CREATE TABLE fp_keys AS SELECT * FROM keys_schema")
+        con.unregister("keys_schema")
+
+        def sink(batch: pa.RecordBatch) -> None:
+            con.register("keys_batch", batch)
+            con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
+            con.unregister("keys_batch")
+
+        col = Collector(config, sink)
+        col.add_all(batches)
+        system, user = col.finish()
+        stage = families(con, "fp_keys", system, user, config, cues=col.cues, ordered=True)
+        with registered(con, stage.views):
+            ex = con.sql(stage.exchanges_sql).to_arrow_table()
+        exchanges = pa.Table.from_arrays([ex.column(i) for i in range(ex.num_columns)], schema=EXCHANGE_FP)
+        return Fingerprints(exchanges=exchanges, families=stage.families)
+    finally:
+        con.close()

@@ -56,20 +56,18 @@ FAMILIES = pa.schema(
 
 
 @dataclass(frozen=True)
-class FamilyInputs:
-    """Everything the families table is built from (per-exchange arrays are aligned)."""
+class FamilyRows:
+    """Everything the families table is built from, one entry per family (ascending ``fams``)."""
 
     fams: I64  # sorted unique family ids
-    first: I64  # index of each family's earliest exchange (ts, then skeleton ids: see stage.earliest)
-    inv: I64  # family index per exchange
-    account: I64
-    ts: I64
-    ts_null: int
-    sys_ids: I64
-    usr_ids: I64
-    sys_fam: I64
+    n_ex: I64
+    n_acc: I64
+    lo: pa.Array  # first and last timestamp (microseconds; null when the family has none)
+    hi: pa.Array
+    first_sys: I64  # skeleton ids of the family's earliest exchange (-1: none)
+    first_usr: I64
+    sys_fam: pa.Array  # its system family (null: no system prompt) and user family
     usr_fam: I64
-    has_sys: npt.NDArray[np.bool_]
     usr_structure: npt.NDArray[np.int8]
     system: SkeletonSet
     user: SkeletonSet
@@ -79,36 +77,24 @@ class FamilyInputs:
     area: I64
 
 
-def _seen(inp: FamilyInputs) -> tuple[I64, I64, npt.NDArray[np.bool_]]:
-    """First and last timestamp per family, and which families have none."""
-    valid = inp.ts != inp.ts_null
-    k = len(inp.fams)
-    lo = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(k, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(lo, inp.inv[valid], inp.ts[valid])
-    np.maximum.at(hi, inp.inv[valid], inp.ts[valid])
-    return lo, hi, np.bincount(inp.inv[valid], minlength=k) == 0
-
-
 def _labels(codes: I64, names: tuple[str, ...]) -> pa.Array:
     """Strings from small integer codes, without one Python string per row."""
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(names)).cast(pa.string())
 
 
-def _examples(inp: FamilyInputs, first: I64, config: FingerprintConfig) -> pa.Array:
+def _examples(rows: FamilyRows, si: I64, ui: I64, config: FingerprintConfig) -> pa.Array:
     """``[system] <skeleton> [user] <skeleton>`` (or the user skeleton alone), capped; built in Arrow."""
-    s_ex = inp.system.text_array(inp.sys_ids[first])
-    u_ex = pc.fill_null(inp.user.text_array(inp.usr_ids[first]), "")
+    s_ex = rows.system.text_array(si)
+    u_ex = pc.fill_null(rows.user.text_array(ui), "")
     both = pc.binary_join_element_wise("[system] ", s_ex, " [user] ", u_ex, "")
     text = pc.if_else(pc.is_null(s_ex), u_ex, both)
     return pc.utf8_slice_codeunits(text, 0, config.example_cap)
 
 
-def _signatures(inp: FamilyInputs, first: I64) -> pa.Array:
+def _signatures(rows: FamilyRows, si: I64, ui: I64) -> pa.Array:
     """MinHash of the representative's user skeleton (its system skeleton when the user turn is blank)."""
-    u_sig, s_sig = inp.user.signatures(), inp.system.signatures()
+    u_sig, s_sig = rows.user.signatures(), rows.system.signatures()
     num_perm = max(u_sig.shape[1], s_sig.shape[1])
-    si, ui = inp.sys_ids[first], inp.usr_ids[first]
     has_u, has_s = ui >= 0, (ui < 0) & (si >= 0)
     present = has_u | has_s
     values = np.empty((int(present.sum()), num_perm), dtype=np.uint32)  # one copy, handed to Arrow as is
@@ -122,42 +108,36 @@ def _signatures(inp: FamilyInputs, first: I64) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel(), type=pa.uint32()))
 
 
-def family_table(inp: FamilyInputs, config: FingerprintConfig) -> pa.Table:
+def family_table(rows: FamilyRows, config: FingerprintConfig) -> pa.Table:
     """One row per family, largest first (ties by id); every column built directly in that order."""
-    k = len(inp.fams)
-    n_ex = np.bincount(inp.inv, minlength=k)
-    order = np.lexsort((inp.fams, -n_ex))
-    first = inp.first[order]
-    n_acc_total = int(inp.account.max()) + 1 if len(inp.account) else 1
-    pairs = np.unique(inp.inv * n_acc_total + inp.account)
-    n_acc = np.bincount(pairs // n_acc_total, minlength=k)
+    k = len(rows.fams)
+    order = np.lexsort((rows.fams, -rows.n_ex))
+    take = pa.array(order)
     scores = pa.StructArray.from_arrays(
-        [pa.array(inp.scores[a][order].astype(np.float32)) for a in AREAS], fields=list(CAPABILITY_SCORES)
+        [pa.array(rows.scores[a][order].astype(np.float32)) for a in AREAS], fields=list(CAPABILITY_SCORES)
     )
-    rep_u = inp.usr_ids[first]
+    si, ui = rows.first_sys[order], rows.first_usr[order]
     structure = (
-        np.where(rep_u >= 0, inp.usr_structure[np.where(rep_u >= 0, rep_u, 0)], 0)
-        if len(inp.usr_structure)
+        np.where(ui >= 0, rows.usr_structure[np.where(ui >= 0, ui, 0)], 0)
+        if len(rows.usr_structure)
         else np.zeros(k, dtype=np.int8)
     )
-    lo, hi, none = _seen(inp)
-    has_sys = inp.has_sys[first]
     return pa.Table.from_arrays(
         [
-            pa.array(inp.fams[order]),
-            pa.array(inp.sys_fam[first], mask=~has_sys),
-            pa.array(inp.usr_fam[first]),
-            pa.array(n_ex[order].astype(np.int64)),
-            pa.array(n_acc[order].astype(np.int64)),
-            _labels(inp.area[order], AREAS),
+            pa.array(rows.fams[order]),
+            rows.sys_fam.take(take).cast(pa.int64()),
+            pa.array(rows.usr_fam[order]),
+            pa.array(rows.n_ex[order]),
+            pa.array(rows.n_acc[order]),
+            _labels(rows.area[order], AREAS),
             scores,
-            *(pa.array(inp.cue_share[f][order]) for f in FLAGS),
-            *(pa.array(inp.st_share[s][order]) for s in STRUCT),
+            *(pa.array(rows.cue_share[f][order]) for f in FLAGS),
+            *(pa.array(rows.st_share[s][order]) for s in STRUCT),
             _labels(structure.astype(np.int64), STRUCTURES),
-            _examples(inp, first, config),
-            _signatures(inp, first),
-            pa.array(lo[order], mask=none[order]).cast(TS),
-            pa.array(hi[order], mask=none[order]).cast(TS),
+            _examples(rows, si, ui, config),
+            _signatures(rows, si, ui),
+            rows.lo.take(take).cast(pa.int64()).cast(TS),
+            rows.hi.take(take).cast(pa.int64()).cast(TS),
         ],
         schema=FAMILIES,
     )

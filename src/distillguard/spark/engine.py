@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillguard.fingerprint import FingerprintConfig, Fingerprints
+from distillguard.fingerprint import FingerprintConfig
 from distillguard.spark.fingerprint import fingerprint_frame
 from distillguard.spark.inputs import read_inputs
 from distillguard.spark.session import get_session
@@ -54,16 +54,15 @@ class SparkEngine:
     def count(self) -> int:
         return int(self.exchanges.count())
 
-    def fingerprint(self, config: FingerprintConfig) -> Fingerprints:
-        return fingerprint_frame(self.exchanges, config)
+    def fingerprint(self, config: FingerprintConfig) -> pa.Table:
+        families, frame = fingerprint_frame(self.exchanges, self.con, config)
+        # Persisted once: every SQL stage joins it.
+        self.cached.append(frame)
+        self.con.register_frame("fp_exchanges", frame)
+        return families
 
     def keep(self, name: str, table: pa.Table) -> None:
-        if name == "fp_exchanges":
-            # Persisted once: every SQL stage joins it, and it was computed on the driver.
-            frame = self.spark.createDataFrame(_plain(table)).persist()
-            self.cached.append(frame)
-            self.con.register_frame(name, frame)
-        elif name in RESULT_TABLES:
+        if name in RESULT_TABLES:
             with duckdb.connect(str(self.results)) as con:
                 con.register("t", table)
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM t")
@@ -73,12 +72,6 @@ class SparkEngine:
             self.con.unregister(view)
         for frame in self.cached:
             frame.unpersist()
-
-
-def _plain(table: pa.Table) -> pa.Table:
-    from distillguard.spark.sql import spark_safe
-
-    return spark_safe(table.combine_chunks())
 
 
 @contextmanager

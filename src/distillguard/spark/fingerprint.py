@@ -5,10 +5,10 @@
    ``stage.timestamps``): one compact key row per exchange, plus one row per skeleton new to the batch.
 2. Skeletons deduplicated by (role, hash) in Spark; MinHash, capped text and template-view shingles of each
    distinct skeleton in ``mapInArrow`` (``registry.sketch_skeletons``).
-3. On the driver: the skeletons become a ``SkeletonSet`` (ordered by hash), the per-exchange keys an
-   ``ExchangeKeys``, and ``stage.families_from`` - the embedded engine's own code - clusters, classifies
-   and builds both output tables. Current limit: the compact per-exchange key columns are collected to
-   the driver (about 40 bytes plus the request id per exchange).
+3. On the driver: the skeletons become a ``SkeletonSet`` (ordered by hash) and ``stage.families`` - the
+   embedded engine's own code - clusters them; its SQL (``fingerprint.keys``, translated) counts and
+   describes the families over the key rows, which stay in Spark as the ``fp_keys`` view, and builds
+   ``fp_exchanges`` there. Nothing per exchange is collected to the driver.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.fingerprint import FingerprintConfig, Fingerprints
+from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.cues import load_cues
+from distillguard.fingerprint.keys import KEYS as KEY_ROWS
+from distillguard.fingerprint.keys import key_batch
 from distillguard.fingerprint.registry import SkeletonSet, Sketches, role_salt, skeleton_hashes, sketch_skeletons
-from distillguard.fingerprint.stage import ExchangeKeys, families_from, structure_bits, timestamps
+from distillguard.fingerprint.stage import TS_NULL, families, registered, structure_bits, timestamps
+from distillguard.spark.sql import SparkSql
 from distillguard.text import mask_array
 
 log = logging.getLogger(__name__)
@@ -40,13 +43,8 @@ _TEXT = {"system": "system_text", "user": "first_user_text"}
 
 KEYS = pa.schema(
     [
-        pa.field("kind", pa.int8()),  # 0: an exchange, 1: a skeleton new to its batch
-        pa.field("request_id", pa.string()),
-        pa.field("account_id", pa.string()),
-        pa.field("ts", pa.int64()),
-        pa.field("st", pa.int64()),
-        pa.field("sys", pa.int64()),  # skeleton hash (uint64 bits) or null
-        pa.field("usr", pa.int64()),
+        pa.field("kind", pa.int8()),  # 0: an exchange (``keys.KEYS`` columns), 1: a skeleton new to its batch
+        *KEY_ROWS,
         pa.field("role", pa.int8()),  # skeleton rows: index into ROLES
         pa.field("hash", pa.int64()),
         pa.field("skeleton", pa.string()),
@@ -90,18 +88,22 @@ def row_keys(config: FingerprintConfig) -> Any:
             if n == 0:
                 continue
             hashed = [_row_hashes(batch.column(_TEXT[r]), salts[i], config) for i, r in enumerate(ROLES)]
-            null64 = pa.nulls(n, pa.int64())
+            keys = key_batch(
+                batch.column("request_id"),
+                batch.column("account_id"),
+                timestamps(batch),
+                hashed[0][0],
+                hashed[1][0],
+                structure_bits(batch, cues, computer),
+                0,  # ``ord`` orders only the in-memory path
+                int(TS_NULL),
+            )
             yield pa.RecordBatch.from_arrays(
                 [
                     pa.array(np.zeros(n, dtype=np.int8)),
-                    batch.column("request_id").cast(pa.string()),
-                    batch.column("account_id").cast(pa.string()),
-                    pa.array(timestamps(batch)),
-                    pa.array(structure_bits(batch, cues, computer)),
-                    hashed[0][0],
-                    hashed[1][0],
+                    *keys.columns,
                     pa.nulls(n, pa.int8()),
-                    null64,
+                    pa.nulls(n, pa.int64()),
                     pa.nulls(n, pa.string()),
                 ],
                 schema=KEYS,
@@ -112,7 +114,7 @@ def row_keys(config: FingerprintConfig) -> Any:
                     yield pa.RecordBatch.from_arrays(
                         [
                             pa.array(np.ones(k, dtype=np.int8)),
-                            *(pa.nulls(k, f.type) for f in list(KEYS)[1:7]),
+                            *(pa.nulls(k, f.type) for f in KEY_ROWS),
                             pa.array(np.full(k, i, dtype=np.int8)),
                             h,
                             text,
@@ -175,17 +177,9 @@ def _skeleton_set(table: pa.Table, role: int, config: FingerprintConfig) -> Skel
     return skeletons
 
 
-def _ids(hashes: pa.ChunkedArray, skeletons: SkeletonSet) -> npt.NDArray[np.int64]:
-    """Skeleton id (row in the hash-ordered set) per exchange; -1 for none."""
-    valid = np.asarray(hashes.is_valid())
-    h = pc.fill_null(hashes, 0).to_numpy().astype(np.int64).view(np.uint64)
-    ids = np.searchsorted(skeletons.hashes(), h).astype(np.int64)
-    return np.where(valid, ids, -1)
-
-
-def fingerprint_frame(exchanges: Any, config: FingerprintConfig) -> Fingerprints:
-    """Fingerprints of the exchanges in a Spark DataFrame (EXCHANGES columns), equal to the embedded
-    engine's for the same rows (row order aside: ``exchanges`` rows follow the collected order)."""
+def fingerprint_frame(exchanges: Any, con: SparkSql, config: FingerprintConfig) -> tuple[pa.Table, Any]:
+    """The families table and the ``fp_exchanges`` DataFrame (persisted) of the exchanges in a Spark
+    DataFrame (EXCHANGES columns): equal to the embedded engine's for the same rows."""
     from pyspark.sql import functions as F
 
     cols = [c for c in FP_COLUMNS if c in exchanges.columns]
@@ -198,21 +192,19 @@ def fingerprint_frame(exchanges: Any, config: FingerprintConfig) -> Fingerprints
             .mapInArrow(sketch_rows(config), spark_schema(SKETCHES))
             .toArrow()
         )
-        rows = keyed.where(F.col("kind") == 0).select("request_id", "account_id", "ts", "st", "sys", "usr").toArrow()
+        system, user = _skeleton_set(skeletons, 0, config), _skeleton_set(skeletons, 1, config)
+        log.info("spark fingerprint: %d system and %d user skeletons", len(system), len(user))
+        con.register_frame("fp_keys", keyed.where(F.col("kind") == 0).select(*KEY_ROWS.names))
+        try:
+            stage = families(con, "fp_keys", system, user, config)
+            with registered(con, stage.views):
+                fp = con.frame(stage.exchanges_sql).persist()
+                fp.count()  # materialized while the driver's views exist
+        finally:
+            con.unregister("fp_keys")
     finally:
         keyed.unpersist()
-    system, user = _skeleton_set(skeletons, 0, config), _skeleton_set(skeletons, 1, config)
-    log.info("spark fingerprint: %d exchanges, %d system and %d user skeletons", rows.num_rows, len(system), len(user))
-    accounts = pc.dictionary_encode(pc.fill_null(rows["account_id"], "")).combine_chunks()
-    keys = ExchangeKeys(
-        request_id=rows["request_id"],
-        sys=_ids(rows["sys"], system),
-        usr=_ids(rows["usr"], user),
-        account=accounts.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        ts=rows["ts"].to_numpy().astype(np.int64),
-        structure=rows["st"].to_numpy().astype(np.int64),
-    )
-    return families_from(system, user, keys, load_cues(), config)
+    return stage.families, fp
 
 
 def spark_schema(schema: pa.Schema) -> Any:

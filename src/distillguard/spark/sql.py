@@ -119,6 +119,10 @@ class SparkSql:
         self.views.discard(view_name)
         return self
 
+    def frame(self, query: str) -> Any:
+        """The Spark DataFrame of ``query`` (translated), not collected."""
+        return self.spark.sql(to_spark_sql(query))
+
     def sql(self, query: str, /) -> _Result:
         text = to_spark_sql(query)
         log.debug("spark sql: %s", text)

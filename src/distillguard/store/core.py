@@ -302,6 +302,14 @@ class Store:
         finally:
             con.unregister("_result")
 
+    def create_table_as(self, name: str, sql: str) -> None:
+        """Store the result of ``sql`` (run on this store's connection) under ``name``, replacing it."""
+        name = self._checked_name(name, reading=False)
+        self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
+
+    def drop_table(self, name: str) -> None:
+        self.connection.execute(f'DROP TABLE IF EXISTS "{self._checked_name(name, reading=False)}"')
+
     def read_table(self, name: str) -> pa.Table:
         return _arrow(self.connection, f'SELECT * FROM "{self._checked_name(name, reading=True)}"')
 

@@ -1,0 +1,128 @@
+"""The per-exchange key table and the SQL that turns it into families: one definition for every engine.
+
+The streaming half of the stage reduces each exchange to a key row (``KEYS``): its request and account,
+its time, the hashes of its system and first-user skeletons and its structure (tools, tool results,
+images, thinking, turns). Those rows go to the engine (a DuckDB table for the embedded engine, a
+persisted DataFrame on Spark), never into Python memory as a whole: what the driver holds is one entry
+per unique skeleton and one per family. The SQL below reads the key table joined with three small
+tables the driver registers:
+
+- ``fp_sys`` / ``fp_usr`` (``hash``, ``fam``, ``pos``): the family of every unique skeleton and its position
+  in hash order (the id the ``SkeletonSet`` of its role uses);
+- ``fp_fam`` (``sys_key``, ``usr_fam``, ``family_id``): the id of each (system family, user family)
+  combination, computed in Python (``stage.mix``) because no hash function is the same in every engine;
+- ``fp_class`` (``family_id``, ``capability`` and the flags): what classification decided per family.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from distillguard.fingerprint.cues import FLAGS, SBIT, STRUCT
+
+KEYS = pa.schema(
+    [
+        pa.field("request_id", pa.string()),
+        pa.field("account_id", pa.string()),
+        pa.field("ts", pa.int64()),  # microseconds since the epoch, null when absent
+        pa.field("sys", pa.int64()),  # skeleton hash (uint64 bits), null: no system prompt
+        pa.field("usr", pa.int64()),  # skeleton hash, null: no (or a blank) first user turn
+        pa.field("ord", pa.int64()),  # position in the input (only the in-memory path orders by it)
+        *(pa.field(f"st_{s}", pa.bool_()) for s in STRUCT),
+    ]
+)
+"""One row per exchange: what the families need of it."""
+
+SKELETON_MAP = pa.schema([pa.field("hash", pa.int64()), pa.field("fam", pa.int64()), pa.field("pos", pa.int64())])
+COMBOS = pa.schema(
+    [pa.field("sys_key", pa.int64()), pa.field("usr_fam", pa.int64()), pa.field("family_id", pa.int64())]
+)
+VIEWS = ("fp_sys", "fp_usr", "fp_fam", "fp_class")
+
+
+def key_batch(
+    request_id: pa.Array,
+    account_id: pa.Array,
+    ts: np.ndarray,
+    sys: pa.Array,
+    usr: pa.Array,
+    structure: np.ndarray,
+    offset: int,
+    ts_null: int,
+) -> pa.RecordBatch:
+    """The ``KEYS`` rows of one batch (``structure``: ``cues.SBIT`` bits per exchange)."""
+    n = len(request_id)
+    return pa.RecordBatch.from_arrays(
+        [
+            request_id if request_id.type == pa.string() else request_id.cast(pa.string()),
+            account_id if account_id.type == pa.string() else account_id.cast(pa.string()),
+            pa.array(ts, mask=ts == ts_null),
+            sys,
+            usr,
+            pa.array(np.arange(offset, offset + n, dtype=np.int64)),
+            *(pa.array((structure & SBIT[s]) != 0) for s in STRUCT),
+        ],
+        schema=KEYS,
+    )
+
+
+def _fx(keys: str, blank_user: int) -> str:
+    """Each exchange with its skeletons' families and ranks."""
+    struct = ", ".join(f"k.st_{s}" for s in STRUCT)
+    return f"""
+    SELECT k.request_id, coalesce(k.account_id, '') AS account_id, k.ts, k.ord, {struct},
+           s.fam AS sys_fam, s.pos AS sys_rank, coalesce(u.fam, {blank_user}) AS usr_fam, u.pos AS usr_rank
+    FROM {keys} k LEFT JOIN fp_sys s ON k.sys = s.hash LEFT JOIN fp_usr u ON k.usr = u.hash"""
+
+
+def combos_sql(keys: str, blank_user: int) -> str:
+    """The distinct (system family, user family) combinations."""
+    return f"SELECT DISTINCT sys_fam, usr_fam FROM ({_fx(keys, blank_user)}) x"
+
+
+def _fy(keys: str, blank_user: int) -> str:
+    """Each exchange with its family id."""
+    return f"""
+    SELECT x.*, f.family_id FROM ({_fx(keys, blank_user)}) x
+    JOIN fp_fam f ON coalesce(x.sys_fam, 0) = f.sys_key AND x.usr_fam = f.usr_fam"""
+
+
+def aggregates_sql(keys: str, blank_user: int) -> str:
+    """Per family: volume, accounts, first/last seen, structural counts, and its earliest exchange's
+    skeletons (earliest: smallest time, then user skeleton rank, then system skeleton rank; a missing
+    time or skeleton sorts first), so the choice depends on the data, not on its order."""
+    sums = ", ".join(f"sum(CASE WHEN st_{s} THEN 1 ELSE 0 END) AS n_{s}" for s in STRUCT)
+    return f"""
+    WITH y AS ({_fy(keys, blank_user)}),
+    agg AS (
+      SELECT family_id, count(*) AS n_ex, count(DISTINCT account_id) AS n_acc, min(ts) AS lo, max(ts) AS hi, {sums}
+      FROM y GROUP BY family_id
+    ),
+    firsts AS (
+      SELECT family_id, sys_fam, usr_fam, sys_rank, usr_rank,
+             row_number() OVER (PARTITION BY family_id
+                                ORDER BY ts ASC NULLS FIRST, usr_rank ASC NULLS FIRST, sys_rank ASC NULLS FIRST) AS r
+      FROM y
+    )
+    SELECT a.*, f.sys_fam, f.usr_fam, f.sys_rank, f.usr_rank
+    FROM agg a JOIN firsts f ON a.family_id = f.family_id AND f.r = 1"""
+
+
+def representatives_sql(keys: str, blank_user: int, n: int) -> str:
+    """Up to ``n`` distinct user skeletons per family, the smallest ranks (hashes) first (none: null)."""
+    return f"""
+    WITH d AS (SELECT DISTINCT family_id, usr_rank FROM ({_fy(keys, blank_user)}) y),
+    r AS (SELECT family_id, usr_rank,
+                 row_number() OVER (PARTITION BY family_id ORDER BY usr_rank ASC NULLS FIRST) AS i FROM d)
+    SELECT family_id, usr_rank FROM r WHERE i <= {int(n)}"""
+
+
+def exchanges_sql(keys: str, blank_user: int, ordered: bool) -> str:
+    """``tables.EXCHANGE_FP`` rows: each exchange with its family and what its family was classified as."""
+    flags = ", ".join(f"c.{f}" for f in FLAGS)
+    order = " ORDER BY y.ord" if ordered else ""
+    return f"""
+    SELECT y.request_id, y.family_id, y.sys_fam AS system_family_id, y.usr_fam AS user_family_id,
+           c.capability, {flags}
+    FROM ({_fy(keys, blank_user)}) y JOIN fp_class c ON y.family_id = c.family_id{order}"""
