@@ -9,7 +9,10 @@ Contract::
 least ``request_id``, ``account_id`` and ``first_user_text`` and uses, when present, ``ts``,
 ``system_text``, ``n_assistant_turns``, ``n_tool_results``, ``tools_offered``, ``n_images``,
 ``thinking_requested``, ``thinking_budget`` and ``reasoning_effort``. It is consumed once, streaming:
-per-exchange results stay compact arrays; per-skeleton state is one entry per *unique* skeleton.
+each exchange becomes one key row (``keys.KEYS``) in a SQL engine, per-skeleton state is one entry per
+*unique* skeleton, and the families are counted and attributed by SQL (``keys``): the engines keep the key
+table where their data is (``pipeline``, ``distillguard.spark``); ``fingerprint`` here keeps it in a
+private in-memory DuckDB.
 
 ``Fingerprints.exchanges`` (schema ``EXCHANGE_FP``): one row per input exchange, in input order:
 request_id, family_id, system_family_id (null without a system prompt), user_family_id, capability
@@ -38,8 +41,8 @@ skeleton texts per family) and structural shares over all its exchanges, decided
 attributed to its exchanges: an exchange carries a flag when its family's share reaches ``flag_share``.
 Results depend on the exchanges, not on their order or batching: unique skeletons are clustered in hash
 order, a family's representatives are its skeletons with the smallest hashes, and its example, signature
-and structure come from its earliest exchange (``stage.earliest``). The part after the stream,
-``stage.families_from``, is shared with the Spark engine (``distillguard.spark.fingerprint``).
+and structure come from its earliest exchange (``keys.aggregates_sql``). The part after the stream,
+``stage.families`` and the SQL of ``keys``, is shared with the Spark engine (``distillguard.spark.fingerprint``).
 Design notes and measurements: docs/design/fingerprint.md.
 """
 
