@@ -9,6 +9,7 @@ estimated Jaccard similarity reaches the threshold; connected components of the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 
 import numpy as np
@@ -154,13 +155,13 @@ def verified_edges(
         return np.zeros((0, 2), dtype=np.int64)
     sub = None if len(idx) == n else idx  # keys computed band by band, without copying signatures
     need = int(np.ceil(threshold * sig.shape[1] - 1e-9))
-    kept: list[I64] = []
-    size = 0
-    for b in range(bands):
+
+    def band_edges(b: int) -> list[I64]:
         key = _band_key(sig, sub, b, rows)
         order = np.argsort(key)  # ties in any fixed order: which neighbours pair up only needs determinism
         k = key[order]
         same = np.flatnonzero(k[1:] == k[:-1])
+        found: list[I64] = []
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
             part = same[s : s + (1 << 16)]
             left, right = idx[order[part]], idx[order[part + 1]]
@@ -169,10 +170,19 @@ def verified_edges(
                 hit = np.flatnonzero(ok)  # the extra test only on the pairs that passed this one
                 ok[hit] = accept(left[hit], right[hit])
             if ok.any():
-                kept.append(np.stack([left[ok], right[ok]], axis=1))
-                size += int(ok.sum())
-        if size > 2 * len(idx):
-            kept, size = [_compress(n, np.concatenate(kept))], len(idx)
+                found.append(np.stack([left[ok], right[ok]], axis=1))
+        return found
+
+    kept: list[I64] = []
+    size = 0
+    # Two bands at a time: sorting and comparing release the GIL (the machine this targets has 2 cores).
+    # Edges are only ever read as connectivity, so the order they arrive in does not matter.
+    with ThreadPoolExecutor(2) as pool:
+        for found in pool.map(band_edges, range(bands)):
+            kept.extend(found)
+            size += sum(len(f) for f in found)
+            if size > 2 * len(idx):
+                kept, size = [_compress(n, np.concatenate(kept))], len(idx)
     return np.concatenate(kept) if kept else np.zeros((0, 2), dtype=np.int64)
 
 
