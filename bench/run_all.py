@@ -3,6 +3,7 @@
     python bench/run_all.py --write                          # 100k, 1M, 4M (gateway: 8, 32, 128 connections)
     python bench/run_all.py --sizes small                    # 10k, 30k, 100k (gateway: 4, 16, 64; shorter)
     python bench/run_all.py --sizes 2000 5000 10000 --parts ingest,simulate   # explicit sizes, some parts
+    python bench/run_all.py --write --part-sizes analyze_spark=10k,30k,100k    # one part at its own sizes
 
 Parts: ingest (bench/ingest.py), simulate (bench/simulate.py), analyze (bench/analyze.py), analyze_spark
 (bench/analyze_spark.py: run only when the script exists and ``import pyspark`` works) and gateway
@@ -309,6 +310,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gateway-concurrency", type=int, nargs="+", help="connections (default: by the size preset)")
     ap.add_argument("--gateway-seconds", type=float, help="seconds of load per concurrency (default: by preset)")
     ap.add_argument("--gateway-requests", type=int, help="requests of the latency phase (default: by preset)")
+    ap.add_argument(
+        "--part-sizes",
+        action="append",
+        default=[],
+        metavar="PART=SIZES",
+        help="sizes for one part instead of --sizes, e.g. analyze_spark=10k,30k,100k (repeatable)",
+    )
     ap.add_argument("--analyze-baseline-max", type=int, default=1_000_000, help="no analyze baseline above this")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds allowed per part and size")
     args = ap.parse_args(argv)
@@ -316,6 +324,12 @@ def main(argv: list[str] | None = None) -> None:
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := sorted(set(parts) - set(PARTS)):
         ap.error(f"unknown parts: {', '.join(unknown)} (known: {', '.join(PARTS)})")
+    own_sizes: dict[str, tuple[int, ...]] = {}
+    for spec in args.part_sizes:
+        name, _, values = spec.partition("=")
+        if name not in PARTS or not values:
+            ap.error(f"--part-sizes {spec!r}: expected PART=SIZES with PART one of {', '.join(PARTS)}")
+        own_sizes[name] = parse_sizes(values.split(","))[1]
     gw_conc, gw_seconds, gw_requests = GATEWAY_PRESETS[preset if preset in GATEWAY_PRESETS else "small"]
     gw_sizes = tuple(sorted(args.gateway_concurrency or gw_conc))
     args.gateway_seconds = args.gateway_seconds or gw_seconds
@@ -329,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         results = []
         with tempfile.TemporaryDirectory(prefix="dg-suite-") as tmp:
             for part in parts:
-                results.append(run_part(part, gw_sizes if part == "gateway" else sizes, args, Path(tmp)))
+                part_sizes = own_sizes.get(part, gw_sizes if part == "gateway" else sizes)
+                results.append(run_part(part, part_sizes, args, Path(tmp)))
         header = machine_header(command.strip(), time.perf_counter() - t0, load_before)
     block = render(results, header)
     print(block)
