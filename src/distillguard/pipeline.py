@@ -26,8 +26,7 @@ from distillguard.errors import InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import FingerprintConfig
-from distillguard.fingerprint.keys import KEYS
-from distillguard.fingerprint.stage import Collector, families, registered
+from distillguard.fingerprint.stage import collect_in_duckdb, registered
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -200,13 +199,7 @@ class _StoreEngine:
         spilling to disk), the driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL
         statement in the store: no per-exchange array lives in Python."""
         store = self.store
-        store.write_table("fp_keys", KEYS.empty_table())
-        collector = Collector(
-            config, lambda batch: store.write_table("fp_keys", pa.Table.from_batches([batch]), replace=False)
-        )
-        collector.add_all(store.iter_exchange_batches(_FP_COLUMNS))
-        system, user = collector.finish()
-        stage = families(self.con, "fp_keys", system, user, config, cues=collector.cues)
+        stage = collect_in_duckdb(store.connection, store.iter_exchange_batches(_FP_COLUMNS), config)
         with registered(self.con, stage.views):
             store.create_table_as("fp_exchanges", stage.exchanges_sql)
         store.drop_table("fp_keys")

@@ -38,7 +38,6 @@ SKELETON_MAP = pa.schema([pa.field("hash", pa.int64()), pa.field("fam", pa.int64
 COMBOS = pa.schema(
     [pa.field("sys_key", pa.int64()), pa.field("usr_fam", pa.int64()), pa.field("family_id", pa.int64())]
 )
-VIEWS = ("fp_sys", "fp_usr", "fp_fam", "fp_class")
 
 
 def key_batch(

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,9 @@ from distillguard.fingerprint.keys import (
 from distillguard.fingerprint.registry import Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyRows, family_table
 from distillguard.sqlconn import SqlConnection
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +286,11 @@ def families(
         reps = con.sql(representatives_sql(keys, BLANK_USER, config.representatives)).to_arrow_table()
     fams = _ints(agg["family_id"], 0)
     n_fam = len(fams)
-    n_ex = _ints(agg["n_ex"], 0).astype(np.float64)
+    n_ex = _ints(agg["n_ex"], 0)
     first_sys, first_usr = _ints(agg["sys_rank"], -1), _ints(agg["usr_rank"], -1)
     rep_fam = np.searchsorted(fams, _ints(reps["family_id"], 0)).astype(np.int64)
     cue_share = classify(rep_fam, _ints(reps["usr_rank"], -1), first_sys, system, user, cues, n_fam)
-    st_share = {s: _ints(agg[f"n_{s}"], 0) / np.maximum(n_ex, 1.0) for s in STRUCT}
+    st_share = {s: _ints(agg[f"n_{s}"], 0) / np.maximum(n_ex, 1).astype(np.float64) for s in STRUCT}
     scores = area_scores(cue_share, st_share)
     area = pick_area(scores, config.capability_min_score)
     capability = pa.DictionaryArray.from_arrays(pa.array(area.astype(np.int32)), pa.array(AREAS)).cast(pa.string())
@@ -294,17 +298,15 @@ def families(
         {"family_id": pa.array(fams), "capability": capability}
         | {f: pa.array(cue_share[f] >= config.flag_share) for f in FLAGS}
     )
-    lo = agg["lo"].combine_chunks() if isinstance(agg["lo"], pa.ChunkedArray) else agg["lo"]
-    hi = agg["hi"].combine_chunks() if isinstance(agg["hi"], pa.ChunkedArray) else agg["hi"]
     rows = FamilyRows(
         fams=fams,
-        n_ex=_ints(agg["n_ex"], 0),
+        n_ex=n_ex,
         n_acc=_ints(agg["n_acc"], 0),
-        lo=lo,
-        hi=hi,
+        lo=agg["lo"],
+        hi=agg["hi"],
         first_sys=first_sys,
         first_usr=first_usr,
-        sys_fam=agg["sys_fam"].combine_chunks() if isinstance(agg["sys_fam"], pa.ChunkedArray) else agg["sys_fam"],
+        sys_fam=agg["sys_fam"],
         usr_fam=_ints(agg["usr_fam"], BLANK_USER),
         usr_structure=usr_cl.structure,
         system=system,
@@ -318,6 +320,30 @@ def families(
     return FamilyStage(families=table, views=views, exchanges_sql=exchanges_sql(keys, BLANK_USER, ordered))
 
 
+def collect_in_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    config: FingerprintConfig,
+    *,
+    ordered: bool = False,
+) -> FamilyStage:
+    """The stage on a DuckDB connection: key rows into its ``fp_keys`` table (replaced), then ``families``.
+    The caller materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
+    con.register("keys_schema", KEYS.empty_table())
+    con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
+    con.unregister("keys_schema")
+
+    def sink(batch: pa.RecordBatch) -> None:
+        con.register("keys_batch", batch)
+        con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
+        con.unregister("keys_batch")
+
+    col = Collector(config, sink)
+    col.add_all(batches)
+    system, user = col.finish()
+    return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered)
+
+
 def fingerprint(
     batches: Iterable[pa.RecordBatch | pa.Table], config: FingerprintConfig = DEFAULT_CONFIG
 ) -> Fingerprints:
@@ -327,19 +353,7 @@ def fingerprint(
 
     con = duckdb.connect()
     try:
-        con.register("keys_schema", KEYS.empty_table())
-        con.execute("CREATE TABLE fp_keys AS SELECT * FROM keys_schema")
-        con.unregister("keys_schema")
-
-        def sink(batch: pa.RecordBatch) -> None:
-            con.register("keys_batch", batch)
-            con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
-            con.unregister("keys_batch")
-
-        col = Collector(config, sink)
-        col.add_all(batches)
-        system, user = col.finish()
-        stage = families(con, "fp_keys", system, user, config, cues=col.cues, ordered=True)
+        stage = collect_in_duckdb(con, batches, config, ordered=True)
         with registered(con, stage.views):
             ex = con.sql(stage.exchanges_sql).to_arrow_table()
         exchanges = pa.Table.from_arrays([ex.column(i) for i in range(ex.num_columns)], schema=EXCHANGE_FP)

@@ -62,11 +62,11 @@ class FamilyRows:
     fams: I64  # sorted unique family ids
     n_ex: I64
     n_acc: I64
-    lo: pa.Array  # first and last timestamp (microseconds; null when the family has none)
-    hi: pa.Array
+    lo: pa.Array | pa.ChunkedArray  # first and last timestamp (microseconds; null when the family has none)
+    hi: pa.Array | pa.ChunkedArray
     first_sys: I64  # skeleton ids of the family's earliest exchange (-1: none)
     first_usr: I64
-    sys_fam: pa.Array  # its system family (null: no system prompt) and user family
+    sys_fam: pa.Array | pa.ChunkedArray  # its system family (null: no system prompt) and user family
     usr_fam: I64
     usr_structure: npt.NDArray[np.int8]
     system: SkeletonSet
