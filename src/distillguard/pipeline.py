@@ -26,7 +26,7 @@ from distillguard.errors import InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import FingerprintConfig
-from distillguard.fingerprint.stage import collect_in_duckdb, registered
+from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -35,7 +35,7 @@ from distillguard.scoring.campaigns import build_outputs
 from distillguard.scoring.replay import first_flagged
 from distillguard.scoring.rules import RuleSet
 from distillguard.scoring.score import ACCOUNT_COLUMNS, CLUSTER_COLUMNS
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 from distillguard.store import BatchResult, Store
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,8 @@ so that each aggregation has one definition that both engines run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Protocol
 
 import pyarrow as pa
@@ -26,3 +28,20 @@ class SqlConnection(Protocol):
     def unregister(self, view_name: str, /) -> object: ...
 
     def sql(self, query: str, /) -> Relation: ...
+
+
+@contextmanager
+def registered(con: SqlConnection, views: Mapping[str, object]) -> Iterator[None]:
+    """``views`` (name -> Arrow table, or anything the engine registers) registered on ``con`` for the block.
+
+    Every view registered so far is unregistered on the way out, also when registering a later one fails.
+    """
+    done: list[str] = []
+    try:
+        for name, table in views.items():
+            con.register(name, table)
+            done.append(name)
+        yield
+    finally:
+        for name in reversed(done):
+            con.unregister(name)

@@ -118,7 +118,11 @@ def mask(text: str, cap: int | None = None) -> str:
 
     ``cap`` bounds the work on long inputs: only the first three quarters and the last quarter of
     ``cap`` characters are masked (instructions sit at the head or the tail of a prompt), joined by
-    ``ELLIPSIS``. Idempotent without a cap: ``mask(mask(t)) == mask(t)``. Equal to ``mask_array``.
+    ``ELLIPSIS``. Equal to ``mask_array``. Idempotent without a cap on ordinary text
+    (``mask(mask(t)) == mask(t)``), with known corner cases where collapsing whitespace or inserting a
+    placeholder makes a later pattern match the second time: a quote spanning a line break (``"a\\nb"``),
+    a name after a tab (``"a\\tAa"``), a short quote or code span around a number (``"'0'"``). They do not
+    matter for families (a prompt is masked once; its variants are masked the same way) and are left alone.
     """
     if cap is not None and len(text) > cap:
         text = _head_tail(text, cap)

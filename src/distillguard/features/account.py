@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares
 from distillguard.fingerprint import AREAS
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 CAPABILITIES = AREAS
 """Capability areas the fingerprint stage assigns to template families."""
@@ -297,9 +297,8 @@ def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
     )
 
 
-def _register_tz(con: SqlConnection) -> None:
-    tz = pa.table({"country": list(_TZ), "off": list(_TZ.values())})
-    con.register("tz", tz)
+def _tz() -> pa.Table:
+    return pa.table({"country": list(_TZ), "off": list(_TZ.values())})
 
 
 def account_features(
@@ -310,11 +309,8 @@ def account_features(
     config: FeatureConfig | None = None,
 ) -> pa.Table:
     """One row per account with every column of ``FEATURE_DOC``."""
-    _register_tz(con)
-    try:
+    with registered(con, {"tz": _tz()}):
         return con.sql(_sql(config or FeatureConfig(), exchanges, fp)).to_arrow_table()
-    finally:
-        con.unregister("tz")
 
 
 def model_releases(

@@ -4,8 +4,7 @@ then let the engine's SQL attribute families to exchanges (``keys``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,7 +42,7 @@ from distillguard.fingerprint.keys import (
 )
 from distillguard.fingerprint.registry import Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyRows, family_table
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 if TYPE_CHECKING:
     import duckdb
@@ -245,18 +244,6 @@ class FamilyStage:
     exchanges_sql: str
 
 
-@contextmanager
-def registered(con: SqlConnection, views: dict[str, pa.Table]) -> Iterator[None]:
-    """``views`` registered on ``con`` for the duration."""
-    for name, table in views.items():
-        con.register(name, table)
-    try:
-        yield
-    finally:
-        for name in views:
-            con.unregister(name)
-
-
 def families(
     con: SqlConnection,
     keys: str,
@@ -329,14 +316,12 @@ def collect_in_duckdb(
 ) -> FamilyStage:
     """The stage on a DuckDB connection: key rows into its ``fp_keys`` table (replaced), then ``families``.
     The caller materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
-    con.register("keys_schema", KEYS.empty_table())
-    con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
-    con.unregister("keys_schema")
+    with registered(con, {"keys_schema": KEYS.empty_table()}):
+        con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
 
     def sink(batch: pa.RecordBatch) -> None:
-        con.register("keys_batch", batch)
-        con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
-        con.unregister("keys_batch")
+        with registered(con, {"keys_batch": batch}):
+            con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
 
     col = Collector(config, sink)
     col.add_all(batches)

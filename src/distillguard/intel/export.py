@@ -28,6 +28,7 @@ from distillguard.errors import InputError
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.intel.keys import ACCOUNT_TYPE, FAMILY_TYPE, PAYMENT_TYPE, UA_PATH, keyed_hash, quote, stix_id
 from distillguard.report.results import Results, arrow, has_table, load_results, read_store
+from distillguard.sqlconn import registered
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,9 @@ def export_objects(
     common = {"created_by_ref": identity.id, "created": now, "modified": now, "object_marking_refs": [marking]}
     objects: list[Any] = [marking, identity]
     campaigns = {c["campaign_id"]: c for c in results.campaign_rows()}
-    with read_store(results.store) as con:
-        con.register("intel_flagged", _flagged(results))
-        try:
-            keys = _exclusive_keys(con, opt.min_share)
-            families = _families(con, results, opt)
-        finally:
-            con.unregister("intel_flagged")
+    with read_store(results.store) as con, registered(con, {"intel_flagged": _flagged(results)}):
+        keys = _exclusive_keys(con, opt.min_share)
+        families = _families(con, results, opt)
     for cid, c in campaigns.items():
         camp = _campaign(c, opt, common)
         objects.append(camp)

@@ -35,6 +35,7 @@ from stix2patterns.v21.pattern import Pattern
 from distillguard.errors import InputError
 from distillguard.intel.keys import ACCOUNT_TYPE, FAMILY_TYPE, PAYMENT_TYPE, keyed_hash, unquote
 from distillguard.report.results import arrow, has_table
+from distillguard.sqlconn import registered
 from distillguard.store import Store
 
 log = logging.getLogger(__name__)
@@ -249,12 +250,9 @@ def _match(
         if not pairs:
             continue
         table = pa.table({"indicator_id": [p[0] for p in pairs], "key": [p[1] for p in pairs]})
-        con.register("intel_keys", table)
-        try:
+        with registered(con, {"intel_keys": table}):
             for r in arrow(con, _HITS.format(col=col)).to_pylist():
                 hits[r["indicator_id"]].append(r)
-        finally:
-            con.unregister("intel_keys")
     for ind, matched in _family_hits(con, families, opt.family_similarity):
         hits[ind.id] += matched
     by_id = {ind.id: ind for ind in indicators} | {ind.id: ind for ind, _ in families}
@@ -303,16 +301,13 @@ def _family_hits(
         close = ids[similarity >= threshold]
         if close.size == 0:
             continue
-        con.register("intel_fams", pa.table({"family_id": close}))
-        try:
+        with registered(con, {"intel_fams": pa.table({"family_id": close})}):
             rows = arrow(
                 con,
                 """SELECT e.account_id, count(*) AS exchanges, min(e.ts) AS first_seen, max(e.ts) AS last_seen
                    FROM exchanges e JOIN fp_exchanges f USING (request_id) JOIN intel_fams USING (family_id)
                    GROUP BY ALL""",
             ).to_pylist()
-        finally:
-            con.unregister("intel_fams")
         best = float(similarity.max())
         out.append((ind, [r | {"similarity": best} for r in rows]))
     return out

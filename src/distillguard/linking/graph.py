@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from sknetwork.clustering import Louvain
 
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 KEY_KINDS = (
     "net",
@@ -136,12 +136,9 @@ def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -
             "min_count": [r.min_count for r in cfg.rules.values()],
         }
     )
-    con.register("rules", rules)
-    try:
+    with registered(con, {"rules": rules}):
         sql = _INCIDENCE_SQL.format(ex=exchanges, fp=_fp_with_account(exchanges, fp))
         tbl = con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("rules")
     # DuckDB returns rows in no fixed order; Louvain's result depends on node order, so fix it.
     tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2)).sort_by(
         [("account_id", "ascending"), ("kind", "ascending"), ("key", "ascending")]

@@ -31,6 +31,7 @@ from distillguard.errors import InputError
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.policy.decisions import current_decisions, same_campaign
 from distillguard.policy.model import Decision, OnlineSettings, Scope, Status
+from distillguard.sqlconn import registered
 from distillguard.store import Store
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,7 @@ def campaign_indicators(
     if not members or "exchange_rows" not in tables:
         return [], []
     con = store.connection
-    con.register("_members", _membership(members))
-    try:
+    with registered(con, {"_members": _membership(members)}):
         rows = con.execute(_KEYS_SQL, [online.min_accounts, online.min_purity]).fetchall()
         indicators = [
             {"campaign_id": c, "kind": k, "key": key, "accounts": n_in, "purity": round(n_in / n_all, 4)}
@@ -142,8 +142,6 @@ def campaign_indicators(
                         "signature": list(sig),
                     }
                 )
-    finally:
-        con.unregister("_members")
     return indicators, families
 
 

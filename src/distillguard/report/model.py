@@ -20,6 +20,7 @@ import xxhash
 
 from distillguard.report.actions import recommend
 from distillguard.report.results import Results, arrow, has_table, read_store
+from distillguard.sqlconn import registered
 from distillguard.text import mask
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ def build_report(results: Results) -> dict[str, Any]:
     if results.store is not None and campaigns:
         with read_store(results.store) as con:
             members = _members(results)
-            con.register("report_members", members)
-            try:
+            with registered(con, {"report_members": members}):
                 releases = _releases(con)
                 bucket = _bucket(con)
                 _timelines(con, bucket, extra)
@@ -68,8 +68,6 @@ def build_report(results: Results) -> dict[str, Any]:
                 _families(con, extra)
                 _payments(con, extra)
                 _asn_classes(con, extra)
-            finally:
-                con.unregister("report_members")
     else:
         log.info("no store found for %s: the report leaves out timelines, prompts and payment clusters", results.folder)
     accounts = results.accounts

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.scoring.score import Scores
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 ACCOUNT_OUTPUT = (
     "account_id",
@@ -122,11 +122,8 @@ def build_outputs(
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 
     members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
-    con.register("members", members)
-    try:
+    with registered(con, {"members": members}):
         campaigns = con.sql(_SQL.format(ex=exchanges, fp=fp)).to_arrow_table()
-    finally:
-        con.unregister("members")
     cl = scores.clusters
     by_cluster = {c: i for i, c in enumerate(cl["cluster_id"].to_pylist())}
     cluster_of = {v: k for k, v in mapping.items()}

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from distillguard.features.flags import N_TOOLS, flag_shares
 from distillguard.fingerprint.sketch import components
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 CLUSTER_DOC: dict[str, str] = {
     "cluster_id": "cluster from linking",
@@ -204,8 +204,7 @@ def core_families(
     is the cluster's own: at least ``min_exclusive`` of everyone using it is in the cluster. A template the
     whole population uses (a greeting, a popular public prompt) is nobody's campaign template.
     """
-    con.register("acc", acc.select(["account_id", "cluster_id"]))
-    try:
+    with registered(con, {"acc": acc.select(["account_id", "cluster_id"])}):
         sql = _CORE_SQL.format(
             ex=exchanges,
             fp=fp,
@@ -214,8 +213,6 @@ def core_families(
             min_accounts=int(min_accounts),
         )
         return con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("acc")
 
 
 def cluster_features(
@@ -229,9 +226,7 @@ def cluster_features(
     core: pa.Table,
 ) -> pa.Table:
     """``acc`` = account features with ``cluster_id``; ``releases`` must be registered (model, released)."""
-    con.register("acc", acc)
-    con.register("core", core)
-    try:
+    with registered(con, {"acc": acc, "core": core}):
         sql = _CLUSTER_SQL.format(
             ex=exchanges,
             fp=fp,
@@ -240,22 +235,14 @@ def cluster_features(
             n_tools=N_TOOLS,
         )
         return con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("acc")
-        con.unregister("core")
 
 
 def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
     """account_id, affinity: share of the account's traffic in its cluster's shared families; and the other
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
-    con.register("acc", acc.select(["account_id", "cluster_id"]))
-    con.register("core", core)
-    try:
+    with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
         return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp)).to_arrow_table()
-    finally:
-        con.unregister("acc")
-        con.unregister("core")
 
 
 def link_summary(
@@ -270,11 +257,13 @@ def link_summary(
     so a carrier NAT or a popular SDK that everybody shares ties nobody, while a proxy egress or client
     stack that the cluster shares (and few others do) does, however large the cluster is.
     """
-    con.register("inc", incidence.select(["account_id", "kind", "key", "n_accounts"]))
-    con.register("cl", clusters.select(["account_id", "cluster_id"]))
     ident = ", ".join(f"'{k}'" for k in IDENTITY_KINDS)
     content = ", ".join(f"'{k}'" for k in CONTENT_KINDS)
-    try:
+    views = {
+        "inc": incidence.select(["account_id", "kind", "key", "n_accounts"]),
+        "cl": clusters.select(["account_id", "cluster_id"]),
+    }
+    with registered(con, views):
         tied = con.sql(
             f"""
           WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
@@ -286,20 +275,14 @@ def link_summary(
           SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key FROM x JOIN lifted USING (cluster_id, kind, key)
         """
         ).to_arrow_table()
-        con.register("tied", tied)
-        try:
+        with registered(con, {"tied": tied}):
             return _tie_summaries(con, ident, content)
-        finally:
-            con.unregister("tied")
-    finally:
-        con.unregister("inc")
-        con.unregister("cl")
 
 
 def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Table, pa.Table]:
     """The cluster and account summaries of the ``tied`` view (see ``link_summary``)."""
-    con.register("core_ids", identity_core(con.sql(f"SELECT * FROM tied WHERE kind IN ({ident})").to_arrow_table()))
-    try:
+    core_ids = identity_core(con.sql(f"SELECT * FROM tied WHERE kind IN ({ident})").to_arrow_table())
+    with registered(con, {"core_ids": core_ids}):
         per_cluster = con.sql(
             f"""
           WITH size AS (SELECT cluster_id, count(*) AS n FROM cl GROUP BY cluster_id),
@@ -329,8 +312,6 @@ def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Tab
           FROM cl LEFT JOIN core_ids USING (account_id) ORDER BY cl.account_id
         """
         ).to_arrow_table()
-    finally:
-        con.unregister("core_ids")
     return per_cluster, per_account
 
 
@@ -384,8 +365,7 @@ def synchrony(
     Load-balanced hydra accounts rise and fall together; independent customers do not. Clusters larger
     than ``max_accounts`` are measured on a fixed sample of their accounts so memory stays bounded.
     """
-    con.register("acc", acc)
-    try:
+    with registered(con, {"acc": acc}):
         sql = f"""
           WITH big AS (SELECT cluster_id FROM acc GROUP BY cluster_id HAVING count(*) >= {int(min_accounts)}),
           sample AS (
@@ -400,8 +380,6 @@ def synchrony(
           FROM {exchanges} e JOIN sample s USING (account_id) GROUP BY ALL ORDER BY s.cluster_id
         """
         tbl = con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("acc")
     out_ids: list[int] = []
     out_sync: list[float] = []
     if tbl.num_rows == 0:

@@ -22,7 +22,7 @@ from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
 from distillguard.scoring.score import Scores, identity_context, membership
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 _FLAGS = {
     **{name: EXCHANGE_FLAGS[name] for name in ("cot", "reconstruction", "coercion", "rubric", "rewrite")},
@@ -73,13 +73,8 @@ def _bucket_counts(
         sums=sums,
         n_tools=N_TOOLS,
     )
-    con.register("acc", acc.select(["account_id", "cluster_id"]))
-    con.register("core", core)
-    try:
+    with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
         return con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("acc")
-        con.unregister("core")
 
 
 # Running shares that account rules and cluster rules both read: share column -> count it divides.

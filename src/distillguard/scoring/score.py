@@ -21,7 +21,7 @@ from distillguard.scoring.cluster import (
     synchrony,
 )
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
-from distillguard.sqlconn import SqlConnection
+from distillguard.sqlconn import SqlConnection, registered
 
 ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size", "adopted", "identity_tied")
 CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
@@ -142,8 +142,7 @@ def score(
     acc = adopt_stragglers(acc, rules, own_points)
     clusters = acc.select(["account_id", "cluster_id"])
 
-    con.register("releases", releases)
-    try:
+    with registered(con, {"releases": releases}):
         cl = cluster_features(
             con,
             acc,
@@ -153,8 +152,6 @@ def score(
             large_budget=large_budget,
             core=core,
         )
-    finally:
-        con.unregister("releases")
     cl = _join(cl, synchrony(con, acc, exchanges=exchanges), "cluster_id")
     if incidence is not None:
         links, ties = link_summary(incidence, clusters, con)

@@ -27,8 +27,9 @@ from distillguard.fingerprint.cues import load_cues
 from distillguard.fingerprint.keys import KEYS as KEY_ROWS
 from distillguard.fingerprint.keys import key_batch
 from distillguard.fingerprint.registry import SkeletonSet, Sketches, role_salt, skeleton_hashes, sketch_skeletons
-from distillguard.fingerprint.stage import TS_NULL, families, registered, structure_bits, timestamps
+from distillguard.fingerprint.stage import TS_NULL, families, structure_bits, timestamps
 from distillguard.spark.sql import SparkSql
+from distillguard.sqlconn import registered
 from distillguard.text import mask_array
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from distillguard.errors import StoreError
 from distillguard.ingest.batches import Batch
 from distillguard.ingest.sources import Resume
 from distillguard.schema import EXCHANGE_COLUMNS, EXCHANGES, QUARANTINE, SCHEMA_VERSION
+from distillguard.sqlconn import registered
 
 log = logging.getLogger(__name__)
 
@@ -234,10 +235,9 @@ class Store:
                 con.unregister("_batch")
             quarantined = batch.quarantine.num_rows
             if quarantined:
-                con.register("_quarantine", batch.quarantine)
-                names = ", ".join(QUARANTINE.names)
-                con.execute(f"INSERT INTO quarantine ({names}) SELECT {names} FROM _quarantine")
-                con.unregister("_quarantine")
+                with registered(con, {"_quarantine": batch.quarantine}):
+                    names = ", ".join(QUARANTINE.names)
+                    con.execute(f"INSERT INTO quarantine ({names}) SELECT {names} FROM _quarantine")
             duplicates = table.num_rows - stored
             con.execute(
                 "INSERT INTO ingest_ledger (source, fingerprint, first_line, last_line, end_offset, rows_read, "
@@ -293,14 +293,11 @@ class Store:
         """Store a result table under ``name`` (replacing it, or appending when ``replace`` is False)."""
         name = self._checked_name(name, reading=False)
         con = self.connection
-        con.register("_result", table)
-        try:
+        with registered(con, {"_result": table}):
             if replace or name not in self._tables():
                 con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _result')
             else:
                 con.execute(f'INSERT INTO "{name}" SELECT * FROM _result')
-        finally:
-            con.unregister("_result")
 
     def create_table_as(self, name: str, sql: str) -> None:
         """Store the result of ``sql`` (run on this store's connection) under ``name``, replacing it."""
