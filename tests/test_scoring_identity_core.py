@@ -69,6 +69,22 @@ def test_membership_drops_outsiders_of_an_identity_defined_cluster_only() -> Non
     assert membership(aff, np.ones(4), tied, shares, rules).max() == 0.0  # a lone account has no cluster
 
 
+def test_one_conversation_opening_like_a_campaign_makes_no_member_of_a_legitimate_account() -> None:
+    rules = default_rules()
+    need = float(rules.setting("min_core_prompts"))
+    assert need >= 2
+    aff, size = np.full(4, 0.9), np.full(4, 40.0)
+    tied, shares = np.ones(4, dtype=bool), np.zeros(4)
+    prompts = np.array([need - 1, need - 1, need, 0.0])
+    own = np.array([-1.5, 0.5, -1.5, -1.5])  # real conversations of its own / harvest signals / ... / ...
+    m = membership(aff, size, tied, shares, rules, prompts, own)
+    assert m[0] == 0.0  # a chat user whose one conversation opens with a campaign's public prompt
+    assert m[1] == 1.0  # no legitimacy of its own: its templates are the evidence, however few
+    assert m[2] == 1.0  # legitimate-looking turns, but enough prompts of its own inside the shared templates
+    assert m[3] == 0.0
+    assert membership(aff, size, tied, shares, rules).min() == 1.0  # prompts not measured: nobody discounted
+
+
 def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None:
     from distillguard.scoring.score import adopt_stragglers
 

@@ -166,21 +166,33 @@ WHERE fam.n_acc >= greatest({min_accounts}, {min_share} * size.n) AND fam.n_acc 
 ORDER BY fam.cluster_id, fam.family_id
 """
 
+OWN_PROMPT = "coalesce(n_assistant_turns, 0) = 0 OR (context_digest IS NOT NULL AND rp.d IS NULL)"
+"""An exchange that is a prompt of the account's own: an opening turn, or a history it never received
+(the replies CTE ``rp``: the account's received reply digests). A turn continuing a real conversation is not."""
+
 _AFFINITY_SQL = """
 WITH x AS (
-  SELECT e.account_id, a.cluster_id AS own, f.family_id
+  SELECT e.account_id, a.cluster_id AS own, f.family_id, e.n_assistant_turns, e.context_digest
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
+replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM {ex} WHERE reply_digest IS NOT NULL),
 n AS (SELECT account_id, count(*) AS n FROM x GROUP BY account_id),
-hits AS (SELECT x.account_id, x.own, core.cluster_id, count(*) AS c FROM x JOIN core USING (family_id) GROUP BY ALL),
-mine AS (SELECT account_id, c FROM hits WHERE cluster_id = own),
+hits AS (
+  SELECT x.account_id, x.own, core.cluster_id, count(*) AS c,
+         sum(CASE WHEN {own_prompt} THEN 1 ELSE 0 END) AS p
+  FROM x JOIN core USING (family_id)
+  LEFT JOIN replies rp ON rp.account_id = x.account_id AND rp.d = x.context_digest
+  GROUP BY ALL
+),
+mine AS (SELECT account_id, c, p FROM hits WHERE cluster_id = own),
 other AS (
   SELECT account_id, cluster_id, c FROM (
     SELECT account_id, cluster_id, c, row_number() OVER (PARTITION BY account_id ORDER BY c DESC, cluster_id) AS rn
     FROM hits WHERE cluster_id <> own
   ) WHERE rn = 1
 )
-SELECT n.account_id, coalesce(mine.c, 0) / n.n AS affinity, other.cluster_id AS foreign_cluster,
+SELECT n.account_id, coalesce(mine.c, 0) / n.n AS affinity, coalesce(mine.p, 0) AS core_prompts,
+       other.cluster_id AS foreign_cluster,
        coalesce(other.c, 0) / n.n AS foreign_affinity, coalesce(other.c, 0) AS foreign_exchanges
 FROM n LEFT JOIN mine USING (account_id) LEFT JOIN other USING (account_id)
 ORDER BY n.account_id
@@ -238,11 +250,13 @@ def cluster_features(
 
 
 def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
-    """account_id, affinity: share of the account's traffic in its cluster's shared families; and the other
+    """account_id, affinity: share of the account's traffic in its cluster's shared families; core_prompts:
+    how many of those exchanges are prompts of its own (a conversation's opening turn, or a history it
+    never received) rather than turns continuing a conversation it really had; and the other
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
-        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp)).to_arrow_table()
+        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp, own_prompt=OWN_PROMPT)).to_arrow_table()
 
 
 def link_summary(

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS
+from distillguard.scoring.cluster import OWN_PROMPT
 from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
 from distillguard.scoring.score import Scores, identity_context, membership
 from distillguard.sqlconn import SqlConnection, registered
@@ -32,6 +33,7 @@ _FLAGS = {
     **{name: EXCHANGE_FLAGS[name] for name in ("tools_offered", "tool_result", "thinking", "large_budget", "image")},
     "high_value": "capability IN ({high_value})",
     "core": "core.family_id IS NOT NULL",
+    "core_prompt": f"core.family_id IS NOT NULL AND ({OWN_PROMPT})",
     **{f"cap_{c}": f"capability = '{c}'" for c in CAPABILITIES},
 }
 """Running counts per (account, bucket): the shared exchange flags plus what only the replay needs."""
@@ -201,7 +203,7 @@ def first_flagged(
         cv = _cluster_view(cum, names, cid, len(cl_ids), cl_static)
         c_points, _ = apply_rules(cv, rules.campaign, explain=False)
         aff = np.nan_to_num(av["affinity"].to_numpy(zero_copy_only=False))
-        member = membership(aff, size, tied, group, rules)
+        member = membership(aff, size, tied, group, rules, cum[:, 1 + names.index("core_prompt")], a_points)
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
         )

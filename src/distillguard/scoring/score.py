@@ -23,7 +23,7 @@ from distillguard.scoring.cluster import (
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
 from distillguard.sqlconn import SqlConnection, registered
 
-ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "cluster_size", "adopted", "identity_tied")
+ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "core_prompts", "cluster_size", "adopted", "identity_tied")
 CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
 
 
@@ -63,7 +63,13 @@ def identity_context(acc: pa.Table, cl: pa.Table, ci: np.ndarray) -> tuple[np.nd
 
 
 def membership(
-    affinity: np.ndarray, cluster_size: np.ndarray, tied: np.ndarray, group_share: np.ndarray, rules: RuleSet
+    affinity: np.ndarray,
+    cluster_size: np.ndarray,
+    tied: np.ndarray,
+    group_share: np.ndarray,
+    rules: RuleSet,
+    core_prompts: np.ndarray | None = None,
+    own_points: np.ndarray | None = None,
 ) -> np.ndarray:
     """How much of its cluster's risk each account carries, in [0, 1].
 
@@ -71,11 +77,26 @@ def membership(
     infrastructure alone never condemns a bystander; and nothing where the cluster is an identity-defined
     group (``identity_group_share`` of its members form one web of shared payments, networks or sign-up
     bursts) that the account is not part of: a public template shared with a campaign is not membership of it.
+    Nothing either for an account whose own behaviour is evidence of legitimacy (``own_points`` below zero:
+    real conversations, real tool loops, a verified enterprise) while fewer than ``min_core_prompts`` of its
+    own prompts (``core_prompts``: opening turns or histories it never received) fall in the cluster's
+    shared families: one conversation that happens to open like a campaign's prompt is not membership,
+    however long the conversation.
     """
     floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
     share = np.clip((affinity - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0)
     share = np.where(cluster_size >= 2, share, 0.0)
+    share = np.where(few_prompts(core_prompts, own_points, rules), 0.0, share)
     return np.asarray(np.where(outsiders(tied, group_share, rules), 0.0, share), dtype=np.float64)
+
+
+def few_prompts(core_prompts: np.ndarray | None, own_points: np.ndarray | None, rules: RuleSet) -> np.ndarray:
+    """Accounts with evidence of legitimacy of their own and fewer than ``min_core_prompts`` of their own
+    prompts in their cluster's shared families (see ``membership``)."""
+    if core_prompts is None or own_points is None:  # not measured: nobody is discounted
+        return np.asarray(False)
+    few = np.nan_to_num(core_prompts) < float(rules.setting("min_core_prompts", 0))
+    return np.asarray(few & (own_points < 0), dtype=bool)
 
 
 def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.ndarray:
@@ -112,11 +133,13 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> p
     # account rules alone): sharing a campaign's wording is not enough to move a customer into it.
     move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points > 0)
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
-    acc = acc.drop_columns(
-        ["cluster_id", "cluster_size", "affinity", "foreign_cluster", "foreign_affinity", "foreign_exchanges"]
-    )
+    # An adopted account's prompts there: its exchanges in the new cluster's families, mostly standalone.
+    prompts = np.where(move, hits, np.nan_to_num(_column(acc, "core_prompts", 0.0)))
+    replaced = ("cluster_id", "cluster_size", "affinity", "core_prompts", "foreign_cluster", "foreign_affinity")
+    acc = acc.drop_columns([c for c in (*replaced, "foreign_exchanges") if c in acc.column_names])
     acc = acc.append_column("cluster_id", pa.array(cluster.astype(np.int64)))
     acc = acc.append_column("affinity", pa.array(np.where(move, other, own)))
+    acc = acc.append_column("core_prompts", pa.array(prompts.astype(np.int64)))
     return _with_sizes(acc.append_column("adopted", pa.array(move)))
 
 
@@ -175,13 +198,21 @@ def score(
     aff_v = np.nan_to_num(acc["affinity"].to_numpy(zero_copy_only=False).astype(np.float64))
     size_v = acc["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc, cl, ci)
-    member = membership(aff_v, size_v, tied, group, rules)
+    prompts_v = _column(acc, "core_prompts", 0.0)
+    member = membership(aff_v, size_v, tied, group, rules, prompts_v, a_points)
     inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
     flagged = risk > float(rules.setting("flag_threshold"))
 
     untied_member = (
         outsiders(tied, group, rules) & (size_v >= 2) & (c_risk[ci] > float(rules.setting("flag_threshold")))
+    )
+    passer_by = (
+        few_prompts(prompts_v, a_points, rules)
+        & ~outsiders(tied, group, rules)
+        & (size_v >= 2)
+        & (aff_v > float(rules.setting("affinity_floor")))
+        & (c_risk[ci] > float(rules.setting("flag_threshold")))
     )
     adopted = _column(acc, "adopted", 0.0) > 0
     link_kinds = cl["link_kinds"].to_pylist() if "link_kinds" in cl.column_names else None
@@ -197,6 +228,12 @@ def score(
             ev.append(
                 f"linked to cluster {acc_cluster[i]} by wording alone, while {group[i]:.0%} of its members "
                 "share identities (payments, networks, sign-up bursts) this account does not: judged on its own"
+            )
+        if passer_by[i]:
+            ev.append(
+                f"{aff_v[i]:.0%} of its traffic is in cluster {acc_cluster[i]}'s shared template families, but only "
+                f"{int(prompts_v[i])} of its own prompts, beside its own evidence of legitimacy: a conversation "
+                "that opens like the campaign's is not membership: judged on its own"
             )
         if inherited[i] > a_risk[i] and inherited[i] > 0:
             j = ci[i]
