@@ -17,11 +17,12 @@ from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS
 from distillguard.scoring.cluster import OWN_PROMPT
-from distillguard.scoring.rules import RuleSet, apply_rules, risk_from_points
+from distillguard.scoring.rules import RuleSet, columns_of, risk_from_points, rule_columns, rule_points
 from distillguard.scoring.score import Scores, identity_context, membership
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -104,22 +105,18 @@ def _shares(col: dict[str, np.ndarray], n: np.ndarray) -> dict[str, object]:
     return out
 
 
-def _with_static(data: dict[str, object], static: pa.Table) -> pa.Table:
-    """The running columns, then every column of ``static`` (final values) they do not replace."""
-    tbl = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
-    for name in static.column_names:
-        if name not in tbl.column_names:
-            tbl = tbl.append_column(name, static[name])
-    return tbl
+Columns = dict[str, np.ndarray]
+"""A view as the rules read it: column name -> one value per row (``rules.columns_of``)."""
 
 
-def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Table:
+def _account_view(cum: np.ndarray, names: list[str], static: Columns) -> Columns:
     n = cum[:, 0]
     safe = np.maximum(n, 1.0)
     col = {name: cum[:, i + 1] for i, name in enumerate(names)}
     caps = np.stack([col[f"cap_{c}"] for c in CAPABILITIES], axis=1)
     top = caps.argmax(axis=1)
     data: dict[str, object] = {
+        **static,  # final values of what does not move; the running values below replace the rest
         # Accounts with no traffic yet must match nothing: their volume is null, so no rule fires.
         "n_exchanges": np.where(n > 0, n, np.nan),
         **_shares(col, n),
@@ -136,23 +133,24 @@ def _account_view(cum: np.ndarray, names: list[str], static: pa.Table) -> pa.Tab
         "top_capability": np.array(CAPABILITIES, dtype=object)[top],
         "affinity": col["core"] / safe,
     }
-    return _with_static(data, static)
+    return {k: np.asarray(v) for k, v in data.items()}
 
 
-def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters: int, static: pa.Table) -> pa.Table:
+def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters: int, static: Columns) -> Columns:
     sums = np.zeros((n_clusters, cum.shape[1]))
     np.add.at(sums, cid, cum)
     seen = np.bincount(cid, weights=(cum[:, 0] > 0).astype(np.float64), minlength=n_clusters)
     n = sums[:, 0]
     col = {name: sums[:, i + 1] for i, name in enumerate(names)}
     data: dict[str, object] = {
+        **static,
         "n_accounts": np.where(seen > 0, seen, np.nan),
         "n_exchanges": n,
         "exchanges_per_account": n / np.maximum(seen, 1.0),
         "core_family_share": col["core"] / np.maximum(n, 1.0),
         **_shares(col, n),
     }
-    return _with_static(data, static)
+    return {k: np.asarray(v) for k, v in data.items()}
 
 
 def first_flagged(
@@ -178,7 +176,6 @@ def first_flagged(
     counts = _bucket_counts(con, acc, scores.core, exchanges=exchanges, fp=fp, t0=t0, step=step_s, rules=rules)
     names = list(_FLAGS)
     ids = acc["account_id"].to_pylist()
-    row_of = {a: i for i, a in enumerate(ids)}
     cl_ids = sorted(flagged_clusters)
     cl_row = {c: i for i, c in enumerate(cl_ids)}
     cid = np.array([cl_row[c] for c in acc["cluster_id"].to_pylist()], dtype=np.int64)
@@ -186,7 +183,8 @@ def first_flagged(
     cl_static = cl_static.take(np.argsort([cl_row[c] for c in cl_static["cluster_id"].to_pylist()]))
     acc_static = acc.drop_columns([c for c in acc.column_names if c in ("risk", "flagged", "evidence")])
 
-    rows = np.array([row_of[a] for a in counts["account_id"].to_pylist()], dtype=np.int64)
+    rows = pc.index_in(counts["account_id"], value_set=acc["account_id"]).to_numpy(zero_copy_only=False)
+    rows = rows.astype(np.int64)  # every counted account is one of ``acc`` (the SQL joins it)
     buckets = counts["b"].to_numpy()
     values = np.stack([counts[c].to_numpy().astype(np.float64) for c in ["n", *names]], axis=1)
     cum = np.zeros((len(ids), len(names) + 1))
@@ -195,14 +193,17 @@ def first_flagged(
     threshold = float(rules.setting("flag_threshold"))
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc_static, cl_static, cid)
+    # The final (static) values the rules read, converted once; each checkpoint replaces the running ones.
+    acc_cols = columns_of(acc_static, rule_columns(rules.account))
+    cl_cols = columns_of(cl_static, rule_columns(rules.campaign))
     bounds = np.flatnonzero(np.diff(buckets)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(buckets)], strict=True):
         np.add.at(cum, rows[lo:hi], values[lo:hi])
-        av = _account_view(cum, names, acc_static)
-        a_points, _ = apply_rules(av, rules.account, explain=False)
-        cv = _cluster_view(cum, names, cid, len(cl_ids), cl_static)
-        c_points, _ = apply_rules(cv, rules.campaign, explain=False)
-        aff = np.nan_to_num(av["affinity"].to_numpy(zero_copy_only=False))
+        av = _account_view(cum, names, acc_cols)
+        a_points = rule_points(av, len(ids), rules.account)
+        cv = _cluster_view(cum, names, cid, len(cl_ids), cl_cols)
+        c_points = rule_points(cv, len(cl_ids), rules.campaign)
+        aff = np.nan_to_num(av["affinity"].astype(np.float64))
         member = membership(aff, size, tied, group, rules, cum[:, 1 + names.index("core_prompt")], a_points)
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member

@@ -202,10 +202,25 @@ def columns_of(table: pa.Table, names: Sequence[str] | None = None) -> dict[str,
     return out
 
 
+def rule_columns(rules: Sequence[Rule]) -> list[str]:
+    """The columns ``rules`` read."""
+    return sorted({c.column for rule in rules for c in rule.conditions})
+
+
+def rule_points(cols: Mapping[str, np.ndarray], n: int, rules: Sequence[Rule]) -> np.ndarray:
+    """Total points per row of ``n`` rows given as columns (``columns_of``): no evidence, no table."""
+    points = np.zeros(n, dtype=np.float64)
+    for rule in rules:
+        hit = rule.mask(cols, n)
+        if hit.any():
+            points[hit] += rule.points
+    return points
+
+
 def apply_rules(table: pa.Table, rules: Sequence[Rule], *, explain: bool = True) -> tuple[np.ndarray, list[list[str]]]:
     """Total points per row and (if ``explain``) the evidence sentences of the rules each row matched."""
     n = table.num_rows
-    cols = columns_of(table, sorted({c.column for rule in rules for c in rule.conditions}))
+    cols = columns_of(table, rule_columns(rules))
     points = np.zeros(n, dtype=np.float64)
     evidence: list[list[str]] = [[] for _ in range(n)]
     rows: list[dict[str, Any]] | None = None
