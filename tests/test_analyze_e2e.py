@@ -32,7 +32,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_outputs_follow_the_contract(run: Path) -> None:
     acc = pq.read_table(run / "res" / "accounts.parquet")
-    for col in ("account_id", "risk", "flagged", "campaign_id", "first_flagged_at", "evidence"):
+    for col in ("account_id", "risk", "flagged", "campaign_id", "first_flagged_at", "first_flag_rules", "evidence"):
         assert col in acc.column_names
     rows = acc.to_pylist()
     assert all(0.0 <= r["risk"] <= 1.0 for r in rows)
@@ -41,6 +41,7 @@ def test_outputs_follow_the_contract(run: Path) -> None:
     for r in flagged:
         assert r["evidence"], f"{r['account_id']} flagged without evidence"
         assert r["campaign_id"] is not None and r["first_flagged_at"] is not None
+        assert r["first_flag_rules"], f"{r['account_id']}: what held when it was first flagged is missing"
         assert any(re.search(r"\d", e) for e in r["evidence"]), "evidence must carry the values"
     camp = pq.read_table(run / "res" / "campaigns.parquet").to_pylist()
     assert {c["campaign_id"] for c in camp} == {r["campaign_id"] for r in flagged}

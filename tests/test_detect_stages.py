@@ -74,13 +74,18 @@ def test_replay_dates_each_flag_after_the_traffic_that_condemns_it(con: duckdb.D
     link = link_accounts(con, feats["account_id"])
     rules = default_rules()
     s = score(con, feats, link.clusters, model_releases(con), rules, link.incidence)
-    first = {
-        r["account_id"]: r["first_flagged_at"]
-        for r in first_flagged(con, s, rules, step=timedelta(hours=1)).to_pylist()
-    }
+    replay = first_flagged(con, s, rules, step=timedelta(hours=1)).to_pylist()
+    first = {r["account_id"]: r["first_flagged_at"] for r in replay}
+    why = {r["account_id"]: r["first_flag_rules"] for r in replay}
+    names = {f"cluster: {r.name}" for r in rules.campaign} | {r.name for r in rules.account}
     for a in HYDRA:
         at = first[a]
         assert at is not None
+        # What held at that checkpoint: rules that exist (with their points), enough of them to pass the center.
+        held = why[a]
+        assert held and all(h.rsplit(" (", 1)[0] in names for h in held if not h.startswith("carried")), held
+        points = sum(float(h.rsplit("(", 1)[1].rstrip(")")) for h in held if h.startswith("cluster: "))
+        assert points > float(rules.setting("risk_center")), held
         # Not before the cluster has sent the 100 exchanges its rules ask for (120 in the first hour).
         assert at >= T0 + timedelta(hours=1), (a, at)
         assert at <= T0 + timedelta(hours=16), (a, at)

@@ -14,6 +14,7 @@ ACCOUNT_OUTPUT = (
     "flagged",
     "campaign_id",
     "first_flagged_at",
+    "first_flag_rules",
     "evidence",
     "cluster_id",
     "account_risk",
@@ -115,10 +116,16 @@ def build_outputs(
     first = dict(
         zip(first_flagged["account_id"].to_pylist(), first_flagged["first_flagged_at"].to_pylist(), strict=True)
     )
-    acc = acc.append_column(
-        "first_flagged_at",
-        pa.array([first.get(a) for a in acc["account_id"].to_pylist()], pa.timestamp("us", tz="UTC")),
-    ).sort_by("account_id")
+    ids = acc["account_id"].to_pylist()
+    acc = acc.append_column("first_flagged_at", pa.array([first.get(a) for a in ids], pa.timestamp("us", tz="UTC")))
+    if "first_flag_rules" in first_flagged.column_names:
+        why = dict(
+            zip(first_flagged["account_id"].to_pylist(), first_flagged["first_flag_rules"].to_pylist(), strict=True)
+        )
+    else:
+        why = {}
+    acc = acc.append_column("first_flag_rules", pa.array([why.get(a) for a in ids], pa.list_(pa.string())))
+    acc = acc.sort_by("account_id")
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 
     members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])

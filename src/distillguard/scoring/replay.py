@@ -193,6 +193,7 @@ def first_flagged(
     threshold = float(rules.setting("flag_threshold"))
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc_static, cl_static, cid)
+    reasons: list[list[str] | None] = [None] * len(ids)
     # The final (static) values the rules read, converted once; each checkpoint replaces the running ones.
     acc_cols = columns_of(acc_static, rule_columns(rules.account))
     cl_cols = columns_of(cl_static, rule_columns(rules.campaign))
@@ -210,10 +211,44 @@ def first_flagged(
         )
         newly = (first < 0) & (risk > threshold) & (cum[:, 0] > 0)
         first[newly] = buckets[lo]
+        if newly.any():
+            idx = np.flatnonzero(newly)
+            for i, held in zip(idx.tolist(), _why(av, cv, idx, cid[idx], member[idx], rules), strict=True):
+                reasons[i] = held
     # Accounts flagged by the full analysis but never by the replay (their condemning evidence is only
     # visible in hindsight) are dated at the end of the log: the analysis itself is what flagged them.
     last = int(buckets.max()) if len(buckets) else 0
     final = np.array(acc["flagged"].to_pylist(), dtype=bool)
     first = np.where((first < 0) & final, last, first)
     at = [None if b < 0 else int((t0 + (b + 1) * step_s) * 1e6) for b in first]
-    return pa.table({"account_id": pa.array(ids), "first_flagged_at": pa.array(at, pa.timestamp("us", tz="UTC"))})
+    hindsight = ["flagged by the full analysis only: no checkpoint of the replay reached the threshold"]
+    why: list[list[str] | None] = [
+        r if r is not None else (hindsight if b >= 0 else None) for r, b in zip(reasons, first.tolist(), strict=True)
+    ]
+    return pa.table(
+        {
+            "account_id": pa.array(ids),
+            "first_flagged_at": pa.array(at, pa.timestamp("us", tz="UTC")),
+            "first_flag_rules": pa.array(why, pa.list_(pa.string())),
+        }
+    )
+
+
+def _why(
+    av: Columns, cv: Columns, idx: np.ndarray, cl_idx: np.ndarray, member: np.ndarray, rules: RuleSet
+) -> list[list[str]]:
+    """The rules that held at the checkpoint where accounts ``idx`` were first flagged: their own, then
+    their cluster's (rows ``cl_idx``) with the share of its risk each account carried."""
+    n = len(idx)
+    own = {k: v[idx] for k, v in av.items()}
+    cl = {k: v[cl_idx] for k, v in cv.items()}
+    out: list[list[str]] = [[] for _ in range(n)]
+    for rule in rules.account:
+        for j in np.flatnonzero(rule.mask(own, n)).tolist():
+            out[j].append(f"{rule.name} ({rule.points:+g})")
+    for rule in rules.campaign:
+        for j in np.flatnonzero(rule.mask(cl, n) & (member > 0)).tolist():
+            out[j].append(f"cluster: {rule.name} ({rule.points:+g})")
+    for j in np.flatnonzero(member > 0).tolist():
+        out[j].append(f"carried {member[j]:.0%} of its cluster's risk")
+    return out
