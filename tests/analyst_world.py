@@ -151,6 +151,8 @@ def _accounts(store: Store) -> pa.Table:
                 "account_id": a, "risk": 0.9 if hydra else 0.05, "flagged": hydra,
                 "campaign_id": "C001" if hydra else None,
                 "first_flagged_at": T0 + timedelta(days=3, hours=HYDRA.index(a)) if hydra else None,
+                "first_flag_rules": ["cluster: hydra-templates (+1)", "cluster: template-flood (+1.5)",
+                                     "carried 100% of its cluster's risk"] if hydra else None,
                 "evidence": [f"cot-elicitation (+1.5): 95% ask for step-by-step reasoning; agent {XSS}",
                              "member of linked cluster 1 (10 accounts)"] if hydra else [],
                 "cluster_id": 1 if hydra else 2 + LEGIT.index(a), "account_risk": 0.9 if hydra else 0.05,
@@ -160,6 +162,7 @@ def _accounts(store: Store) -> pa.Table:
         )  # fmt: skip
     schema = pa.schema([("account_id", pa.string()), ("risk", pa.float64()), ("flagged", pa.bool_()),
                         ("campaign_id", pa.string()), ("first_flagged_at", pa.timestamp("us", tz="UTC")),
+                        ("first_flag_rules", pa.list_(pa.string())),
                         ("evidence", pa.list_(pa.string())), ("cluster_id", pa.int64()),
                         ("account_risk", pa.float64()), ("campaign_risk", pa.float64()), ("affinity", pa.float64()),
                         ("n_exchanges", pa.int64()), ("top_capability", pa.string()), ("pathway", pa.string()),

@@ -76,6 +76,8 @@ def test_prompt_text_and_labels_are_escaped(world: tuple[Path, Path]) -> None:
         for tag in re.findall(r"<script[^>]*>", page):
             assert f'nonce="{nonce.group(1)}"' in tag, tag
     page = client.get("/accounts/acct_hydra_00").text
+    assert "What held when it was first flagged" in page and "cluster: template-flood (+1.5)" in page
+    assert "What held when it was first flagged" not in client.get(f"/accounts/{LEGIT[0]}").text
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page  # shown, as text
     assert PROMPT_WORD in page and str(escape(XSS_MODEL)) in page
     assert XSS not in page
