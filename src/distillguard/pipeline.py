@@ -378,5 +378,6 @@ def _flagged_at_end(con: SqlConnection, accounts: pa.Table) -> pa.Table:
         {
             "account_id": accounts["account_id"],
             "first_flagged_at": pa.array([end if f else None for f in flags], pa.timestamp("us", tz="UTC")),
+            "first_flag_rules": pa.nulls(len(flags), pa.list_(pa.string())),  # no replay: no checkpoint
         }
     )

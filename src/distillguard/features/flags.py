@@ -26,6 +26,14 @@ EXCHANGE_FLAGS: dict[str, str] = {
 }
 """flag name -> SQL predicate; ``{large_budget}`` is the large-thinking-budget setting."""
 
+FABRICATED = "context_digest IS NOT NULL AND rp.d IS NULL"
+"""A history the account never received: ``rp`` is the account's received reply digests, left-joined on
+(account_id, d = context_digest)."""
+
+OWN_PROMPT = f"{EXCHANGE_FLAGS['single_turn']} OR ({FABRICATED})"
+"""A prompt of the account's own: an opening turn, or a history it never received (needs ``rp`` as for
+``FABRICATED``). A turn continuing a conversation the account really had is not."""
+
 N_TOOLS = "coalesce(array_length(tools_offered), 0) AS n_tools"
 """The select item every query that counts ``tools_offered`` needs."""
 

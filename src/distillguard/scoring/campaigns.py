@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.scoring.score import Scores
 from distillguard.sqlconn import SqlConnection, registered
@@ -112,19 +113,10 @@ def build_outputs(
     flagged = acc["flagged"].to_pylist()
     camp = [mapping.get(c) if f else None for c, f in zip(acc["cluster_id"].to_pylist(), flagged, strict=True)]
     acc = acc.append_column("campaign_id", pa.array(camp, pa.string()))
-    # (pyarrow joins cannot carry the list-typed evidence column, so the replay times are mapped in.)
-    first = dict(
-        zip(first_flagged["account_id"].to_pylist(), first_flagged["first_flagged_at"].to_pylist(), strict=True)
-    )
-    ids = acc["account_id"].to_pylist()
-    acc = acc.append_column("first_flagged_at", pa.array([first.get(a) for a in ids], pa.timestamp("us", tz="UTC")))
-    if "first_flag_rules" in first_flagged.column_names:
-        why = dict(
-            zip(first_flagged["account_id"].to_pylist(), first_flagged["first_flag_rules"].to_pylist(), strict=True)
-        )
-    else:
-        why = {}
-    acc = acc.append_column("first_flag_rules", pa.array([why.get(a) for a in ids], pa.list_(pa.string())))
+    # (pyarrow joins cannot carry the list-typed evidence column, so the replay's columns are taken by row.)
+    at = pc.index_in(acc["account_id"], value_set=first_flagged["account_id"])
+    for name in ("first_flagged_at", "first_flag_rules"):
+        acc = acc.append_column(name, first_flagged[name].take(at))
     acc = acc.sort_by("account_id")
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 

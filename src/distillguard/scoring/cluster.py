@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from distillguard.features.flags import N_TOOLS, flag_shares
+from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares
 from distillguard.fingerprint.sketch import components
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -165,10 +165,6 @@ SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id) JOIN 
 WHERE fam.n_acc >= greatest({min_accounts}, {min_share} * size.n) AND fam.n_acc >= {min_exclusive} * everyone.n_all
 ORDER BY fam.cluster_id, fam.family_id
 """
-
-OWN_PROMPT = "coalesce(n_assistant_turns, 0) = 0 OR (context_digest IS NOT NULL AND rp.d IS NULL)"
-"""An exchange that is a prompt of the account's own: an opening turn, or a history it never received
-(the replies CTE ``rp``: the account's received reply digests). A turn continuing a real conversation is not."""
 
 _AFFINITY_SQL = """
 WITH x AS (

@@ -20,8 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
-from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS
-from distillguard.scoring.cluster import OWN_PROMPT
+from distillguard.features.flags import EXCHANGE_FLAGS, FABRICATED, N_TOOLS, OWN_PROMPT
 from distillguard.scoring.rules import RuleSet, columns_of, risk_from_points, rule_columns, rule_points
 from distillguard.scoring.score import Scores, identity_context, membership
 from distillguard.sqlconn import SqlConnection, registered
@@ -30,7 +29,7 @@ _FLAGS = {
     **{name: EXCHANGE_FLAGS[name] for name in ("cot", "reconstruction", "coercion", "rubric", "rewrite")},
     **{name: EXCHANGE_FLAGS[name] for name in ("refusal_probe", "single_turn")},
     "history": "context_digest IS NOT NULL",
-    "fabricated": "context_digest IS NOT NULL AND rp.d IS NULL",
+    "fabricated": FABRICATED,
     **{name: EXCHANGE_FLAGS[name] for name in ("tools_offered", "tool_result", "thinking", "large_budget", "image")},
     "high_value": "capability IN ({high_value})",
     "core": "core.family_id IS NOT NULL",
@@ -167,7 +166,11 @@ def first_flagged(
     flagged_clusters = set(accounts.filter(accounts["flagged"])["cluster_id"].to_pylist())
     if not flagged_clusters:
         return pa.table(
-            {"account_id": pa.array([], pa.string()), "first_flagged_at": pa.array([], pa.timestamp("us", tz="UTC"))}
+            {
+                "account_id": pa.array([], pa.string()),
+                "first_flagged_at": pa.array([], pa.timestamp("us", tz="UTC")),
+                "first_flag_rules": pa.array([], pa.list_(pa.string())),
+            }
         )
     mask = pa.array([c in flagged_clusters for c in accounts["cluster_id"].to_pylist()])
     acc = accounts.filter(mask)
