@@ -159,10 +159,16 @@ def test_slow_client_times_out_and_others_are_served(gw: tuple[Upstream, Gateway
 
 
 def test_gateway_survives_and_logs_only_real_exchanges(gw: tuple[Upstream, GatewayProcess]) -> None:
+    # Self-contained: under pytest-xdist the other tests of this module may run on another worker's gateway.
     _, proc = gw
+    rejected_before = proc.health()["stats"]["rejected"]
+    for _name, path, body, headers, status, _needle in CASES:
+        hdrs = {"x-account-id": "h1", "content-type": "application/json", **headers}
+        bad = httpx.post(proc.url + path, content=body, headers={k: v for k, v in hdrs.items() if v is not None})
+        assert bad.status_code == status
     r = httpx.post(proc.url + "/v1/messages", json=anthropic_request("still alive"), headers={"x-account-id": "h2"})
     assert r.status_code == 200
     health = proc.health()
-    assert health["status"] == "ok" and health["stats"]["rejected"] >= len(CASES)
+    assert health["status"] == "ok" and health["stats"]["rejected"] >= rejected_before + len(CASES)
     logged = read_log(Path(proc.log_dir))
     assert {rec["account"]["id"] for rec in logged} <= {"f1", "h2", "abs"}
