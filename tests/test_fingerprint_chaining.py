@@ -71,3 +71,23 @@ def test_unrelated_real_prompts_form_no_large_family() -> None:
     assert len(texts) > 1500
     sizes = Counter(_families(texts))
     assert max(sizes.values()) <= 10, sizes.most_common(3)
+
+
+@pytest.mark.parametrize(
+    ("slots", "dtype"), [(64, "uint16"), (64, "uint32"), (16, "uint16"), (12, "uint16"), (256, "uint16")]
+)
+def test_equal_slots_counts_exactly(slots: int, dtype: str) -> None:
+    """The packed count (and its fallback for slot counts it cannot pack) agrees with counting booleans."""
+    import numpy as np
+
+    from distillguard.fingerprint.sketch import equal_slots
+
+    rng = np.random.default_rng(slots)
+    sig = rng.integers(0, 3, size=(500, slots)).astype(dtype)  # few values: many equal slots, all counts occur
+    sig[7] = sig[8]  # a pair equal in every slot
+    a, b = rng.integers(0, 500, 4000), rng.integers(0, 500, 4000)
+    a[:2], b[:2] = 7, 8
+    expected = np.count_nonzero(sig[a] == sig[b], axis=1)
+    got = equal_slots(sig, a, b)
+    assert got.dtype == np.int64 and (got == expected).all()
+    assert got[0] == slots

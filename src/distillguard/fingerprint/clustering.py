@@ -74,12 +74,14 @@ def bounded_families(
         edges = propose(todo)
         if len(edges) == 0:
             break
-        labels = sketch.components(n, edges)
+        live = np.flatnonzero(todo)  # edges join live rows only: the graph is built over them alone
+        labels = sketch.components(len(live), sketch.local_ids(n, live)[edges])
         size = np.bincount(labels)
-        multi = np.flatnonzero(todo & (size[labels] > 1))
+        in_multi = size[labels] > 1
+        multi = live[in_multi]
         if len(multi) == 0:
             break
-        _, local = np.unique(labels[multi], return_inverse=True)
+        _, local = np.unique(labels[in_multi], return_inverse=True)
         local = local.astype(np.int64)
         order = medoid_order(local, sig[multi], hashes[multi])
         rows, lab = multi[order], local[order]  # by proposal, most central first
@@ -188,7 +190,7 @@ class _Views:
         a_t, b_t = self.t_active[a], self.t_active[b]
         both = np.flatnonzero(a_t & b_t)
         out: BoolArr = ~(a_t | b_t)
-        out[both] = np.count_nonzero(self.tsig[a[both]] == self.tsig[b[both]], axis=1) >= self.veto_need
+        out[both] = sketch.equal_slots(self.tsig, a[both], b[both]) >= self.veto_need
         return out
 
     def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:
@@ -202,14 +204,14 @@ class _Views:
         wrapper = np.zeros(len(a), dtype=bool)
         for lo in range(0, len(a), 1 << 16):  # bounded temporaries
             x, y = a[lo : lo + (1 << 16)], b[lo : lo + (1 << 16)]
-            w = np.count_nonzero(self.sig[x] == self.sig[y], axis=1) >= self.need
+            w = sketch.equal_slots(self.sig, x, y) >= self.need
             if self.tsig is None or self.t_active is None:
                 whole[lo : lo + len(x)] = w
                 continue
             x_t, y_t = self.t_active[x], self.t_active[y]
             both = x_t & y_t
             t_eq = np.zeros(len(x), dtype=np.int64)
-            t_eq[both] = np.count_nonzero(self.tsig[x[both]] == self.tsig[y[both]], axis=1)
+            t_eq[both] = sketch.equal_slots(self.tsig, x[both], y[both])
             whole[lo : lo + len(x)] = w & (~(x_t | y_t) | (both & (t_eq >= self.veto_need)))
             wrapper[lo : lo + len(x)] = both & (t_eq >= self.t_need)
         return whole, wrapper

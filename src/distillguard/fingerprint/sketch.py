@@ -116,6 +116,27 @@ def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: i
     return out
 
 
+_BYTE_SUM = np.uint64(0x0101010101010101)
+
+
+def equal_slots(sig: Slots, a: I64, b: I64) -> I64:
+    """Number of equal slots between rows a[i] and b[i] of a signature matrix.
+
+    The comparison's bytes are summed eight at a time as uint64 words (no carry: a byte lane of the sum
+    holds at most slots / 8), then across lanes by one multiply: twice as fast as counting the booleans,
+    and ``np.take`` gathers rows twice as fast as fancy indexing. This is the inner loop of clustering.
+    """
+    eq = np.take(sig, a, axis=0) == np.take(sig, b, axis=0)
+    slots = sig.shape[1]
+    if slots % 8 or slots > 255:
+        out: I64 = np.count_nonzero(eq, axis=1).astype(np.int64)
+        return out
+    with np.errstate(over="ignore"):
+        lanes = eq.view(np.uint64).sum(axis=1, dtype=np.uint64)
+        counts: I64 = ((lanes * _BYTE_SUM) >> np.uint64(56)).astype(np.int64)
+    return counts
+
+
 def _band_key(sig: Slots, rows_idx: I64 | None, band: int, rows: int) -> U64:
     """One 64-bit key per row for one band: a multiply-xor mix of the band's MinHash values."""
     key = np.zeros(len(sig) if rows_idx is None else len(rows_idx), dtype=np.uint64)
@@ -127,13 +148,25 @@ def _band_key(sig: Slots, rows_idx: I64 | None, band: int, rows: int) -> U64:
     return key
 
 
-def _compress(n: int, edges: I64) -> I64:
-    """The same connectivity with at most n - 1 edges: every node to its component's smallest node."""
-    labels = components(n, edges)
-    root = np.full(labels.max() + 1, n, dtype=np.int64)
-    np.minimum.at(root, labels, np.arange(n))
-    nodes = np.flatnonzero(root[labels] != np.arange(n))
-    return np.stack([nodes, root[labels[nodes]]], axis=1)
+def local_ids(n: int, idx: I64) -> I64:
+    """Position of each of ``n`` nodes inside ``idx`` (-1 where absent): renumbers edges among ``idx``."""
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx), dtype=np.int64)
+    return pos
+
+
+def _compress(idx: I64, local: I64, edges: I64) -> I64:
+    """The same connectivity with at most len(idx) - 1 edges: every node to its component's smallest node.
+
+    ``idx`` holds every node an edge may touch (``local``: their positions in it); the graph is built over
+    those alone, so a late round over a few rows left does not pay for every skeleton of the role.
+    """
+    m = len(idx)
+    labels = components(m, local[edges])
+    root = np.full(labels.max() + 1, m, dtype=np.int64)
+    np.minimum.at(root, labels, np.arange(m))
+    nodes = np.flatnonzero(root[labels] != np.arange(m))
+    return np.stack([idx[nodes], idx[root[labels[nodes]]]], axis=1)
 
 
 Accept = Callable[[I64, I64], npt.NDArray[np.bool_]]
@@ -165,7 +198,7 @@ def verified_edges(
         for s in range(0, len(same), 1 << 16):  # bounded temporaries
             part = same[s : s + (1 << 16)]
             left, right = idx[order[part]], idx[order[part + 1]]
-            ok = np.count_nonzero(sig[left] == sig[right], axis=1) >= need
+            ok = equal_slots(sig, left, right) >= need
             if accept is not None and ok.any():
                 hit = np.flatnonzero(ok)  # the extra test only on the pairs that passed this one
                 ok[hit] = accept(left[hit], right[hit])
@@ -175,6 +208,7 @@ def verified_edges(
 
     kept: list[I64] = []
     size = 0
+    local = local_ids(n, idx)
     # Two bands at a time: sorting and comparing release the GIL (the machine this targets has 2 cores).
     # Edges are only ever read as connectivity, so the order they arrive in does not matter.
     with ThreadPoolExecutor(2) as pool:
@@ -182,12 +216,15 @@ def verified_edges(
             kept.extend(found)
             size += sum(len(f) for f in found)
             if size > 2 * len(idx):
-                kept, size = [_compress(n, np.concatenate(kept))], len(idx)
+                kept, size = [_compress(idx, local, np.concatenate(kept))], len(idx)
     return np.concatenate(kept) if kept else np.zeros((0, 2), dtype=np.int64)
 
 
 def components(n: int, edges: I64) -> I64:
-    """Connected-component label per node (0..n-1) of an undirected edge list."""
+    """Connected-component label per node (0..n-1) of an undirected edge list.
+
+    Labels are numbered in the order of each component's smallest node (a traversal from node 0 up).
+    """
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if len(edges) == 0:
