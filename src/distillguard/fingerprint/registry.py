@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -138,6 +139,17 @@ class SkeletonSet:
         return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
 
 
+@dataclass
+class Prepared:
+    """A text column between ``Registry.prepare`` and ``Registry.resolve``."""
+
+    indices: pa.Array  # row -> distinct text
+    keys: list[int]  # xxh64 of each distinct raw text (the cache key)
+    got: list[int | None]  # cached skeleton hash per distinct text, None where it was not cached
+    miss: list[int]  # distinct texts not cached ...
+    masked: pa.Array | None  # ... and their skeletons
+
+
 class Registry:
     """Unique skeletons of one role, in order of first sight, keyed by skeleton hash.
 
@@ -160,33 +172,46 @@ class Registry:
     def hashes(self, column: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Skeleton hash (uint64 bits as int64) per row of a text column; null where the text is null or
         its skeleton is empty."""
+        return self.resolve(self.prepare(column))
+
+    def prepare(self, column: pa.Array | pa.ChunkedArray) -> Prepared:
+        """The first half of ``hashes``, safe to run in another thread while ``resolve`` runs on an
+        earlier column: distinct texts, the cached skeleton hashes, and the masked skeletons of the
+        others (Arrow's kernels release the GIL). It only reads the cache; a text masked here and also
+        by an earlier column still in flight gets the same skeleton, so the result never depends on it."""
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())  # an all-null column comes typed null
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
-        per_value = self._value_hashes(encoded.dictionary)
-        valid = per_value != BLANK
-        values = pa.array(per_value.view(np.int64), mask=~valid)
-        return values.take(encoded.indices)
-
-    def _value_hashes(self, values: pa.Array) -> U64:
-        """Skeleton hash of each distinct raw text (``BLANK`` for an empty skeleton): cached ones looked
-        up, the others masked in Arrow."""
+        values = encoded.dictionary
         cache = self._raw_cache
         keys = [xxhash.xxh64_intdigest(v or b"") for v in values.cast(pa.binary()).to_pylist()]
         got = [cache.get(k) for k in keys]
         miss = [i for i, h in enumerate(got) if h is None]
-        if miss:
-            skeletons = _mask_parallel(values.take(pa.array(miss, type=pa.int64())), self.config.text_cap)
-            new = self._skeleton_hashes(skeletons)
+        masked = _mask_parallel(values.take(pa.array(miss, type=pa.int64())), self.config.text_cap) if miss else None
+        return Prepared(encoded.indices, keys, got, miss, masked)
+
+    def resolve(self, prep: Prepared) -> pa.Array:
+        """The second half of ``hashes`` (one thread at a time, in column order): hash the new skeletons,
+        queue the unseen ones for sketching, remember them in the bounded cache."""
+        per_value = self._value_hashes(prep)
+        valid = per_value != BLANK
+        values = pa.array(per_value.view(np.int64), mask=~valid)
+        return values.take(prep.indices)
+
+    def _value_hashes(self, prep: Prepared) -> U64:
+        """Skeleton hash of each distinct raw text (``BLANK`` for an empty skeleton)."""
+        cache, got, miss = self._raw_cache, prep.got, prep.miss
+        if miss and prep.masked is not None:
+            new = self._skeleton_hashes(prep.masked)
             for i, h in zip(miss, new, strict=True):
                 got[i] = h
             if len(cache) + len(miss) > self.config.mask_cache_size:
                 # Bounded memory: drop the oldest entries (dicts keep insertion order).
                 for old in list(cache)[: len(cache) + len(miss) - self.config.mask_cache_size * 3 // 4]:
                     del cache[old]
-            cache.update(zip((keys[i] for i in miss), new, strict=True))
+            cache.update(zip((prep.keys[i] for i in miss), new, strict=True))
         return np.array(got, dtype=np.uint64) if got else np.zeros(0, dtype=np.uint64)
 
     def _skeleton_hashes(self, skeletons: pa.Array) -> list[int]:

@@ -4,7 +4,8 @@ then let the engine's SQL attribute families to exchanges (``keys``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ from distillguard.fingerprint.keys import (
     key_batch,
     representatives_sql,
 )
-from distillguard.fingerprint.registry import Registry, SkeletonSet
+from distillguard.fingerprint.registry import Prepared, Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyRows, family_table
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -68,6 +69,25 @@ KeySink = Callable[[pa.RecordBatch], None]
 """Receives the ``keys.KEYS`` rows of each batch (the engine appends them to its key table)."""
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """An exchange batch with its text columns prepared (``Registry.prepare``) and its structure bits."""
+
+    batch: pa.RecordBatch
+    system: Prepared | None
+    user: Prepared
+    bits: I64
+
+
+def _next_prepared(col: Collector, batches: Iterator[pa.RecordBatch]) -> _Batch | None:
+    """The next non-empty batch of ``batches``, prepared; None at the end."""
+    for batch in batches:
+        prep = col._prepare(batch)
+        if prep is not None:
+            return prep
+    return None
+
+
 class Collector:
     """The streaming half: each batch becomes key rows (to ``sink``); each new skeleton is sketched once."""
 
@@ -80,32 +100,52 @@ class Collector:
         self.rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
+        self._add(self._prepare(batch))
+
+    def add_all(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> None:
+        """``add`` each batch; the next batch is read and masked in a second thread while this one is
+        hashed and sketched (masking and reading release the GIL; sketching mostly holds it)."""
+        flat = (b for batch in batches for b in (batch.to_batches() if isinstance(batch, pa.Table) else (batch,)))
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(_next_prepared, self, flat)
+            while (prep := ahead.result()) is not None:
+                ahead = pool.submit(_next_prepared, self, flat)
+                self._add(prep)
+
+    def _prepare(self, batch: pa.RecordBatch) -> _Batch | None:
+        """What does not touch the registries' state (safe beside ``_add`` of the previous batch)."""
         n = batch.num_rows
         missing = [c for c in REQUIRED if c not in batch.schema.names]
         if missing:
             raise InputError(f"fingerprint: exchange batch lacks column(s) {', '.join(missing)}")
         if n == 0:
-            return
+            return None
         names = batch.schema.names
-        sys = self.system.hashes(batch.column("system_text")) if "system_text" in names else pa.nulls(n, pa.int64())
+        return _Batch(
+            batch,
+            self.system.prepare(batch.column("system_text")) if "system_text" in names else None,
+            self.user.prepare(batch.column("first_user_text")),
+            structure_bits(batch, self.cues, self.tool_is_computer),
+        )
+
+    def _add(self, prep: _Batch | None) -> None:
+        if prep is None:
+            return
+        batch, n = prep.batch, prep.batch.num_rows
+        sys = self.system.resolve(prep.system) if prep.system is not None else pa.nulls(n, pa.int64())
         self.sink(
             key_batch(
                 batch.column("request_id"),
                 batch.column("account_id"),
                 timestamps(batch),
                 sys,
-                self.user.hashes(batch.column("first_user_text")),
-                structure_bits(batch, self.cues, self.tool_is_computer),
+                self.user.resolve(prep.user),
+                prep.bits,
                 self.rows,
                 int(TS_NULL),
             )
         )
         self.rows += n
-
-    def add_all(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> None:
-        for batch in batches:
-            for b in batch.to_batches() if isinstance(batch, pa.Table) else (batch,):
-                self.add(b)
 
     def finish(self) -> tuple[SkeletonSet, SkeletonSet]:
         log.info(
