@@ -91,3 +91,24 @@ def test_equal_slots_counts_exactly(slots: int, dtype: str) -> None:
     got = equal_slots(sig, a, b)
     assert got.dtype == np.int64 and (got == expected).all()
     assert got[0] == slots
+
+
+@pytest.mark.parametrize(("veto", "join"), [(0.5, 0.3), (0.2, 0.4)])
+def test_similar_agrees_with_decide(veto: float, join: float) -> None:
+    """The clustering's join test (one view per pair) is exactly ``whole | wrapper`` of ``decide``, also
+    when the template veto is looser than the template join and both views must be read."""
+    import numpy as np
+
+    from distillguard.fingerprint.clustering import _Views
+    from distillguard.fingerprint.config import FingerprintConfig
+
+    rng = np.random.default_rng(int(veto * 10))
+    config = FingerprintConfig(template_veto=veto, template_join_threshold=join)
+    views = _Views(rng.integers(0, 2, size=(300, 64)).astype(np.uint16), config)
+    views.tsig = rng.integers(0, 2, size=(300, 64)).astype(np.uint16)
+    views.tsig[:100] = views.tsig[100:200]  # template parts alike: pairs on the join boundary occur
+    views.t_active = rng.random(300) < 0.6
+    a, b = rng.integers(0, 300, 20_000), rng.integers(0, 300, 20_000)
+    whole, wrapper = views.decide(a, b)
+    assert whole.any() and wrapper.any() and (whole | wrapper).mean() < 0.9
+    assert (views.similar(a, b) == (whole | wrapper)).all()

@@ -146,14 +146,9 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
             edges.append(sketch.verified_edges(views.tsig, t_todo, config.bands, rows, config.template_threshold))
         return np.concatenate(edges)
 
-    def similar(a: I64, b: I64) -> BoolArr:
-        whole, wrapper = views.decide(a, b)
-        out: BoolArr = whole | wrapper
-        return out
-
     # Centrality on a few slots of each view: enough to find the middle of a proposal, and cheap.
     central = views.sig[:, :24] if views.tsig is None else np.concatenate([views.sig[:, :16], views.tsig[:, :16]], 1)
-    fam = bounded_families(n, central, hashes, propose, similar)
+    fam = bounded_families(n, central, hashes, propose, views.similar)
     family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(family_min, fam.rep, hashes)
     structure = fam.merged.astype(np.int8)
@@ -191,6 +186,30 @@ class _Views:
         both = np.flatnonzero(a_t & b_t)
         out: BoolArr = ~(a_t | b_t)
         out[both] = sketch.equal_slots(self.tsig, a[both], b[both]) >= self.veto_need
+        return out
+
+    def similar(self, a: I64, b: I64) -> BoolArr:
+        """``whole | wrapper`` of ``decide``, comparing only the view that decides each pair: a pair of
+        which both have a template part is decided by it (the whole-text test also needs the template
+        veto, at least as strict as the template join whenever ``template_veto`` >= ``template_join``), a
+        pair of which neither has one by the whole text, a pair of which one has one never joins."""
+        if self.tsig is None or self.t_active is None:
+            out: BoolArr = sketch.equal_slots(self.sig, a, b) >= self.need
+            return out
+        out = np.zeros(len(a), dtype=bool)
+        x_t, y_t = self.t_active[a], self.t_active[b]
+        for pos, same in ((np.flatnonzero(x_t & y_t), True), (np.flatnonzero(~(x_t | y_t)), False)):
+            for lo in range(0, len(pos), 1 << 16):  # bounded temporaries
+                p = pos[lo : lo + (1 << 16)]
+                x, y = a[p], b[p]
+                if not same:
+                    out[p] = sketch.equal_slots(self.sig, x, y) >= self.need
+                    continue
+                t_eq = sketch.equal_slots(self.tsig, x, y)
+                ok = t_eq >= self.t_need
+                mid = np.flatnonzero(~ok & (t_eq >= self.veto_need))  # empty unless veto < join
+                ok[mid] = sketch.equal_slots(self.sig, x[mid], y[mid]) >= self.need
+                out[p] = ok
         return out
 
     def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:
