@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -359,12 +359,24 @@ def collect_in_duckdb(
     with registered(con, {"keys_schema": KEYS.empty_table()}):
         con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
 
-    def sink(batch: pa.RecordBatch) -> None:
+    def insert(batch: pa.RecordBatch) -> None:
         with registered(con, {"keys_batch": batch}):
             con.execute("INSERT INTO fp_keys SELECT * FROM keys_batch")
 
-    col = Collector(config, sink)
-    col.add_all(batches)
+    # Inserts run in their own thread, in order (DuckDB releases the GIL while it works), while the
+    # collector hashes and sketches the next batch; at most a few batches of key rows wait in the queue.
+    with ThreadPoolExecutor(1) as writer:
+        pending: list[Future[None]] = []
+
+        def sink(batch: pa.RecordBatch) -> None:
+            pending.append(writer.submit(insert, batch))
+            while len(pending) > 2 or (pending and pending[0].done()):
+                pending.pop(0).result()  # re-raises an insert's error here
+
+        col = Collector(config, sink)
+        col.add_all(batches)
+        for done in pending:
+            done.result()
     system, user = col.finish()
     return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered)
 
