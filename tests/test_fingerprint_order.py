@@ -6,6 +6,8 @@ produce the same families (ids, examples, representatives, signatures, first/las
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
 
@@ -36,3 +38,27 @@ def test_same_families_whatever_the_order_and_batching() -> None:
         assert b.families.equals(a.families)
         assert b.exchanges.sort_by("request_id").equals(a.exchanges.sort_by("request_id"))
     assert a.families.num_rows > 3  # several families, so the order of rows inside them mattered
+
+
+def test_a_bad_batch_read_ahead_is_reported_and_stops_the_stage() -> None:
+    """Batches are read and masked one ahead in a second thread: a batch without the texts still fails
+    the stage with the clear error, whichever batch it is, and nothing after it is taken."""
+    import pytest
+
+    from distillguard.errors import InputError
+
+    table = _traffic()
+    good = table.to_batches(max_chunksize=10)
+    bad = table.drop_columns(["first_user_text"]).to_batches(max_chunksize=10)[0]
+    taken: list[int] = []
+
+    def stream(at: int) -> Iterator[pa.RecordBatch]:
+        for i, b in enumerate([*good[:at], bad, *good[at:]]):
+            taken.append(i)
+            yield b
+
+    for at in (0, 2):
+        taken.clear()
+        with pytest.raises(InputError, match="first_user_text"):
+            fingerprint(stream(at))
+        assert taken[-1] == at  # nothing past the bad batch was read
