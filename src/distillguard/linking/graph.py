@@ -78,6 +78,10 @@ class Linkage:
 
 _INCIDENCE_SQL = """
 WITH acc AS (SELECT account_id, count(*) AS n FROM {ex} GROUP BY account_id),
+fam AS (
+  SELECT e.account_id, f.family_id, f.user_family_id, f.system_family_id, count(*) AS c
+  FROM {ex} e JOIN {fp} f USING (request_id) GROUP BY ALL
+),
 raw AS (
   SELECT account_id, 'net' AS kind, client_net AS key, count(*) AS c FROM {ex}
     WHERE client_net IS NOT NULL GROUP BY ALL
@@ -95,12 +99,12 @@ raw AS (
   UNION ALL
   SELECT account_id, 'email_domain', email_domain, count(*) FROM {ex} WHERE email_domain IS NOT NULL GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'family', CAST(family_id AS VARCHAR), count(*) FROM {fp} GROUP BY ALL
+  SELECT account_id, 'family', CAST(family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'prompt', CAST(user_family_id AS VARCHAR), count(*) FROM {fp}
+  SELECT account_id, 'prompt', CAST(user_family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam
     WHERE user_family_id IS NOT NULL GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'system', CAST(system_family_id AS VARCHAR), count(*) FROM {fp}
+  SELECT account_id, 'system', CAST(system_family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam
     WHERE system_family_id IS NOT NULL GROUP BY ALL
   UNION ALL
   SELECT account_id, 'params',
@@ -120,13 +124,6 @@ SELECT account_id, kind, key, count(*) OVER (PARTITION BY kind, key) AS n_accoun
 """
 
 
-def _fp_with_account(ex: str, fp: str) -> str:
-    return (
-        f"(SELECT e.account_id, f.family_id, f.user_family_id, f.system_family_id FROM {ex} e "
-        f"JOIN {fp} f USING (request_id))"
-    )
-
-
 def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:
     """Account-key ties that pass each kind's share rule, with the key's crowd size and final weight."""
     rules = pa.table(
@@ -137,7 +134,7 @@ def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -
         }
     )
     with registered(con, {"rules": rules}):
-        sql = _INCIDENCE_SQL.format(ex=exchanges, fp=_fp_with_account(exchanges, fp))
+        sql = _INCIDENCE_SQL.format(ex=exchanges, fp=fp)  # ``fam``: one join of exchanges to families, read thrice
         tbl = con.sql(sql).to_arrow_table()
     # DuckDB returns rows in no fixed order; Louvain's result depends on node order, so fix it.
     tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2)).sort_by(
