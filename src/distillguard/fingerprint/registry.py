@@ -203,7 +203,7 @@ class Registry:
     def _value_hashes(self, prep: Prepared) -> U64:
         """Skeleton hash of each distinct raw text (``BLANK`` for an empty skeleton)."""
         cache, got, miss = self._raw_cache, prep.got, prep.miss
-        if miss and prep.masked is not None:
+        if prep.masked is not None:  # set exactly when some distinct text was not cached
             new = self._skeleton_hashes(prep.masked)
             for i, h in zip(miss, new, strict=True):
                 got[i] = h

@@ -79,15 +79,6 @@ class _Batch:
     bits: I64
 
 
-def _next_prepared(col: Collector, batches: Iterator[pa.RecordBatch]) -> _Batch | None:
-    """The next non-empty batch of ``batches``, prepared; None at the end."""
-    for batch in batches:
-        prep = col._prepare(batch)
-        if prep is not None:
-            return prep
-    return None
-
-
 class Collector:
     """The streaming half: each batch becomes key rows (to ``sink``); each new skeleton is sketched once."""
 
@@ -107,10 +98,18 @@ class Collector:
         hashed and sketched (masking and reading release the GIL; sketching mostly holds it)."""
         flat = (b for batch in batches for b in (batch.to_batches() if isinstance(batch, pa.Table) else (batch,)))
         with ThreadPoolExecutor(1) as pool:
-            ahead = pool.submit(_next_prepared, self, flat)
+            ahead = pool.submit(self._next_prepared, flat)
             while (prep := ahead.result()) is not None:
-                ahead = pool.submit(_next_prepared, self, flat)
+                ahead = pool.submit(self._next_prepared, flat)
                 self._add(prep)
+
+    def _next_prepared(self, batches: Iterator[pa.RecordBatch]) -> _Batch | None:
+        """The next non-empty batch of ``batches``, prepared; None at the end."""
+        for batch in batches:
+            prep = self._prepare(batch)
+            if prep is not None:
+                return prep
+        return None
 
     def _prepare(self, batch: pa.RecordBatch) -> _Batch | None:
         """What does not touch the registries' state (safe beside ``_add`` of the previous batch)."""
