@@ -112,3 +112,40 @@ def test_similar_agrees_with_decide(veto: float, join: float) -> None:
     whole, wrapper = views.decide(a, b)
     assert whole.any() and wrapper.any() and (whole | wrapper).mean() < 0.9
     assert (views.similar(a, b) == (whole | wrapper)).all()
+
+
+@pytest.mark.parametrize(("k", "window"), [(2, None), (3, 2), (1, None), (4, 1)])
+def test_shingle_hashes_match_a_per_row_reference(k: int, window: int | None) -> None:
+    """The vectorised shingles equal a row-by-row reference: each k-gram mixes its words in order, a row
+    shorter than k is one shingle of all its words, an empty row has none, ``window`` keeps the ends."""
+    import numpy as np
+
+    from distillguard.fingerprint.sketch import _PRIMES, shingle_hashes
+
+    rng = np.random.default_rng(k)
+    lengths = rng.choice([0, 1, 2, 3, 5, 9, 20], size=300)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tok = rng.integers(0, 2**63, size=int(offsets[-1]), dtype=np.uint64)
+
+    def one(words: np.ndarray) -> np.uint64:
+        comb = np.uint64(0)
+        with np.errstate(over="ignore"):
+            for j in range(k):
+                if j < len(words):
+                    comb ^= words[j] * _PRIMES[j % len(_PRIMES)] + np.uint64(j)
+                comb ^= comb >> np.uint64(31)
+        return comb
+
+    expected: list[np.uint64] = []
+    counts = []
+    for r in range(len(lengths)):
+        row = tok[offsets[r] : offsets[r + 1]]
+        grams = [one(row[:k])] if 0 < len(row) < k else [one(row[i : i + k]) for i in range(len(row) - k + 1)]
+        if window is not None:
+            grams = [g for i, g in enumerate(grams) if i < window or i >= len(grams) - window]
+        expected += grams
+        counts.append(len(grams))
+    flat, out_offsets = shingle_hashes(tok, offsets, k, window)
+    assert flat.tolist() == [int(x) for x in expected]
+    assert np.diff(out_offsets).tolist() == counts

@@ -72,27 +72,31 @@ def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) ->
     n_rows = len(offsets) - 1
     if len(tok) == 0:
         return tok, np.zeros(n_rows + 1, dtype=np.int64)
+    # Per-token row bounds by repeat, and the j-th word of a shingle as tok shifted by j (a slice, not a
+    # gather): a few sequential passes over the tokens, no fancy indexing.
+    n = len(tok)
     lengths = np.diff(offsets)
-    row = np.repeat(np.arange(n_rows), lengths)
-    end = offsets[1:][row]  # exclusive end of each token's row
-    pos = np.arange(len(tok))
-    comb = np.zeros(len(tok), dtype=np.uint64)
+    start = np.repeat(offsets[:-1], lengths)
+    end = np.repeat(offsets[1:], lengths)  # exclusive end of each token's row
+    pos = np.arange(n)
+    comb = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(k):
-            idx = pos + j
-            inside = idx < end
-            comb[inside] ^= tok[idx[inside]] * _PRIMES[j % len(_PRIMES)] + np.uint64(j)
+            m = n - j
+            term = tok[j:] * _PRIMES[j % len(_PRIMES)] + np.uint64(j)
+            if j:
+                term[pos[:m] + j >= end[:m]] = 0  # past the row's end: adds nothing
+            comb[:m] ^= term
             comb ^= comb >> np.uint64(31)
-    start = offsets[:-1][row]
-    short = lengths[row] < k
+    short = np.repeat(lengths < k, lengths)
     valid = np.where(short, pos == start, pos + k <= end)
     if window is not None:
-        n_sh = np.where(lengths < k, np.minimum(lengths, 1), lengths - k + 1)[row]
+        n_sh = np.repeat(np.where(lengths < k, np.minimum(lengths, 1), lengths - k + 1), lengths)
         rank = pos - start
         valid &= (rank < window) | (rank >= n_sh - window)
-    out_offsets = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row[valid], minlength=n_rows), out=out_offsets[1:])
-    return comb[valid], out_offsets
+    kept = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(valid, out=kept[1:])
+    return comb[valid], kept[offsets]
 
 
 def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: int = 4096) -> U32:
