@@ -53,14 +53,17 @@ def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
         spaced = pc.replace_substring_regex(low.filter(wide), _CJK, r" \1 ")
         low = pc.replace_with_mask(low, wide, spaced)
     parts = pc.split_pattern(low, " ")
-    encoded = pc.dictionary_encode(pc.utf8_trim(pc.list_flatten(parts), _PUNCT))
-    vocab = encoded.dictionary.cast(pa.binary()).to_pylist()
+    # Punctuation is trimmed from the distinct raw tokens, not from every token: the same hashes, far
+    # fewer strings; row offsets come from the split's own list offsets.
+    encoded = pc.dictionary_encode(pc.list_flatten(parts))
+    vocab = pc.utf8_trim(encoded.dictionary, _PUNCT).cast(pa.binary()).to_pylist()
     vocab_hash = np.fromiter((xxhash.xxh64_intdigest(t) for t in vocab), dtype=np.uint64, count=len(vocab))
     codes = encoded.indices.to_numpy()
     keep = np.array([len(t) > 0 for t in vocab], dtype=bool)[codes]  # drop what was only punctuation
-    rows = pc.list_parent_indices(parts).to_numpy()
-    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=len(arr)), out=offsets[1:])
+    list_offsets = parts.offsets.to_numpy().astype(np.int64)
+    kept = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    offsets = kept[list_offsets - list_offsets[0]]
     return vocab_hash[codes[keep]], offsets
 
 
