@@ -91,7 +91,7 @@ def aggregates_sql(keys: str, blank_user: int) -> str:
     """Per family: volume, accounts, first/last seen, structural counts, and its earliest exchange's
     skeletons (earliest: smallest time, then user skeleton rank, then system skeleton rank; a missing
     time or skeleton sorts first), so the choice depends on the data, not on its order."""
-    sums = ", ".join(f"sum(CASE WHEN st_{s} THEN 1 ELSE 0 END) AS n_{s}" for s in STRUCT)
+    sums = ", ".join(f"CAST(sum(CASE WHEN st_{s} THEN 1 ELSE 0 END) AS BIGINT) AS n_{s}" for s in STRUCT)
     return f"""
     WITH y AS ({_fy(keys, blank_user)}),
     agg AS (

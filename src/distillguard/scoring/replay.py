@@ -63,7 +63,11 @@ def _bucket_counts(
     step: float,
     rules: RuleSet,
 ) -> pa.Table:
-    sums = ", ".join(f"sum(CASE WHEN {expr} THEN 1 ELSE 0 END) AS {name}" for name, expr in _FLAGS.items()).format(
+    # BIGINT: DuckDB sums integers into HUGEINT, which reaches Arrow as decimal128 and numpy as one Python
+    # Decimal per value (the conversion cost as much as the query).
+    sums = ", ".join(
+        f"CAST(sum(CASE WHEN {expr} THEN 1 ELSE 0 END) AS BIGINT) AS {name}" for name, expr in _FLAGS.items()
+    ).format(
         large_budget=int(rules.setting("large_thinking_budget")),
         high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
     )
