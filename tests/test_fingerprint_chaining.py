@@ -149,3 +149,25 @@ def test_shingle_hashes_match_a_per_row_reference(k: int, window: int | None) ->
     flat, out_offsets = shingle_hashes(tok, offsets, k, window)
     assert flat.tolist() == [int(x) for x in expected]
     assert np.diff(out_offsets).tolist() == counts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_components_match_scipy(seed: int) -> None:
+    """The compiled union-find labels components exactly as scipy's traversal does (in the order of each
+    component's smallest node), and ``_compress`` keeps that connectivity with one edge per node."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from distillguard.fingerprint.sketch import _compress, components, local_ids
+
+    rng = np.random.default_rng(seed)
+    n = 2000
+    edges = rng.integers(0, n, size=(int(rng.integers(1, 2500)), 2))
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    _, expected = connected_components(graph, directed=False)
+    assert components(n, edges).tolist() == expected.tolist()
+    idx = np.unique(edges)  # the nodes edges touch, as verified_edges passes them
+    small = _compress(idx, local_ids(n, idx), edges)
+    assert len(small) < len(idx)
+    assert components(n, small).tolist() == expected.tolist()

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 from rensa import RMinHash
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from distillguard.fingerprint import kernels
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -123,25 +123,10 @@ def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: i
     return out
 
 
-_BYTE_SUM = np.uint64(0x0101010101010101)
-
-
 def equal_slots(sig: Slots, a: I64, b: I64) -> I64:
-    """Number of equal slots between rows a[i] and b[i] of a signature matrix.
-
-    The comparison's bytes are summed eight at a time as uint64 words (no carry: a byte lane of the sum
-    holds at most slots / 8), then across lanes by one multiply: twice as fast as counting the booleans,
-    and ``np.take`` gathers rows twice as fast as fancy indexing. This is the inner loop of clustering.
-    """
-    eq = np.take(sig, a, axis=0) == np.take(sig, b, axis=0)
-    slots = sig.shape[1]
-    if slots % 8 or slots > 255:
-        out: I64 = np.count_nonzero(eq, axis=1).astype(np.int64)
-        return out
-    with np.errstate(over="ignore"):
-        lanes = eq.view(np.uint64).sum(axis=1, dtype=np.uint64)
-        counts: I64 = ((lanes * _BYTE_SUM) >> np.uint64(56)).astype(np.int64)
-    return counts
+    """Number of equal slots between rows a[i] and b[i] of a signature matrix: the inner loop of
+    clustering, compiled (``kernels``): each compared row is read in place, not gathered into a copy."""
+    return kernels.equal_slots(sig, a, b)
 
 
 def _band_key(sig: Slots, rows_idx: I64 | None, band: int, rows: int) -> U64:
@@ -169,11 +154,9 @@ def _compress(idx: I64, local: I64, edges: I64) -> I64:
     those alone, so a late round over a few rows left does not pay for every skeleton of the role.
     """
     m = len(idx)
-    labels = components(m, local[edges])
-    root = np.full(labels.max() + 1, m, dtype=np.int64)
-    np.minimum.at(root, labels, np.arange(m))
-    nodes = np.flatnonzero(root[labels] != np.arange(m))
-    return np.stack([idx[nodes], idx[root[labels[nodes]]]], axis=1)
+    root = kernels.component_minima(m, local[edges])
+    nodes = np.flatnonzero(root != np.arange(m))
+    return np.stack([idx[nodes], idx[root[nodes]]], axis=1)
 
 
 Accept = Callable[[I64, I64], npt.NDArray[np.bool_]]
@@ -236,10 +219,9 @@ def components(n: int, edges: I64) -> I64:
         return np.zeros(0, dtype=np.int64)
     if len(edges) == 0:
         return np.arange(n, dtype=np.int64)
-    data = np.ones(len(edges), dtype=np.int8)
-    graph = coo_matrix((data, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    out: I64 = np.asarray(labels, dtype=np.int64)
+    root = kernels.component_minima(n, edges)  # union-find: each node's smallest node
+    rank = np.cumsum(root == np.arange(n)) - 1  # roots in increasing order are labels 0, 1, ...
+    out: I64 = rank[root]
     return out
 
 
