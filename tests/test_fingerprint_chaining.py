@@ -171,3 +171,18 @@ def test_components_match_scipy(seed: int) -> None:
     small = _compress(idx, local_ids(n, idx), edges)
     assert len(small) < len(idx)
     assert components(n, small).tolist() == expected.tolist()
+
+
+def test_majority_agreement_matches_the_sorting_form() -> None:
+    """The compiled centrality count equals the one-sort-per-slot form, ties between values included."""
+    import numpy as np
+
+    from distillguard.fingerprint.clustering import _agreement
+    from distillguard.fingerprint.kernels import majority_agreement
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 40, size=3000).astype(np.int64)
+    labels[labels == 7] = 8  # a label with no rows
+    sig = rng.integers(0, 4, size=(3000, 24)).astype(np.uint16)  # few values: ties for most frequent occur
+    sig[:, 3] = rng.integers(0, 65536, size=3000)  # and the full 16-bit range
+    assert (majority_agreement(labels, sig) == _agreement(labels, sig)).all()

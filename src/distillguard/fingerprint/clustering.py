@@ -11,13 +11,14 @@ diameter is therefore bounded by twice the distance allowed to its representativ
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.fingerprint import sketch
+from distillguard.fingerprint import kernels, sketch
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.registry import SkeletonSet
 
@@ -27,9 +28,26 @@ Propose = Callable[[BoolArr], I64]
 """Candidate edges (verified pairs) among the rows marked active."""
 Similar = Callable[[I64, I64], BoolArr]
 """Whether row a[i] may join the family whose representative is b[i]."""
+Subset = Callable[[I64], Similar]
+"""The ``Similar`` test over the rows given, indexed by position among them: their signatures are gathered
+once per round, so each peel reads them in order instead of at random."""
 
 MAX_ROUNDS = 32
 PEEL = 64
+
+
+def _agreement(labels: I64, sig: sketch.Slots) -> I64:
+    """``kernels.majority_agreement`` for any slot width: one sort per signature slot."""
+    n = len(labels)
+    k = int(labels.max()) + 1 if n else 0
+    agree = np.zeros(n, dtype=np.int64)
+    for j in range(sig.shape[1]):
+        key = (labels.astype(np.uint64) << np.uint64(32)) | sig[:, j].astype(np.uint64)
+        uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+        best = np.zeros(k, dtype=np.int64)
+        np.maximum.at(best, (uniq >> np.uint64(32)).astype(np.int64), counts)
+        agree += counts[inv] == best[labels]  # ties between values: both count as majority
+    return agree
 
 
 @dataclass(frozen=True)
@@ -44,26 +62,21 @@ def medoid_order(labels: I64, sig: sketch.Slots, hashes: npt.NDArray[np.uint64])
     """Rows sorted by label, then most central first: most slots equal to the label's slot-wise
     majority value (ties: smallest hash, so the order depends on the set, not on arrival).
 
-    Cost: one sort per signature slot over the rows given (only rows of multi-row proposals come here).
+    Only rows of multi-row proposals come here.
     """
-    n = len(labels)
-    k = int(labels.max()) + 1 if n else 0
-    agree = np.zeros(n, dtype=np.int64)
-    for j in range(sig.shape[1]):
-        key = (labels.astype(np.uint64) << np.uint64(32)) | sig[:, j].astype(np.uint64)
-        uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
-        best = np.zeros(k, dtype=np.int64)
-        np.maximum.at(best, (uniq >> np.uint64(32)).astype(np.int64), counts)
-        agree += counts[inv] == best[labels]  # ties between values: both count as majority
+    # 16-bit slots (what clustering passes): a counting pass per slot; otherwise one sort per slot.
+    agree = (
+        kernels.majority_agreement(labels, sig.view(np.uint16)) if sig.dtype == np.uint16 else _agreement(labels, sig)
+    )
     out: I64 = np.lexsort((hashes, -agree, labels))
     return out
 
 
 def bounded_families(
-    n: int, sig: sketch.Slots, hashes: npt.NDArray[np.uint64], propose: Propose, similar: Similar
+    n: int, sig: sketch.Slots, hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset
 ) -> Bounded:
-    """Split proposals (components of ``propose``'s edges) until every member is ``similar`` to its
-    family's representative; ``sig`` (rows x slots) is what centrality is measured on.
+    """Split proposals (components of ``propose``'s edges) until every member is similar (``subset``) to
+    its family's representative; ``sig`` (rows x slots) is what centrality is measured on.
 
     Per round, each proposal takes up to ``PEEL`` representatives in turn, most central first, each
     taking the unassigned members similar to it; what is left is proposed again among itself.
@@ -85,6 +98,7 @@ def bounded_families(
         local = local.astype(np.int64)
         order = medoid_order(local, sig[multi], hashes[multi])
         rows, lab = multi[order], local[order]  # by proposal, most central first
+        similar = subset(rows)
         left = np.ones(len(rows), dtype=bool)
         for _ in range(PEEL):
             pos = np.flatnonzero(left)
@@ -93,10 +107,10 @@ def bounded_families(
             head = np.ones(len(pos), dtype=bool)
             head[1:] = lab[pos][1:] != lab[pos][:-1]
             centre = np.empty(int(lab.max()) + 1, dtype=np.int64)
-            centre[lab[pos][head]] = rows[pos][head]
-            c = centre[lab[pos]]
-            ok = head | similar(rows[pos], c)
-            rep[rows[pos][ok]] = c[ok]
+            centre[lab[pos][head]] = pos[head]
+            c = centre[lab[pos]]  # positions in rows
+            ok = head | similar(pos, c)
+            rep[rows[pos][ok]] = rows[c[ok]]
             left[pos[ok]] = False
         todo[:] = False
         todo[rows[left]] = True  # proposed again, among themselves only
@@ -148,7 +162,7 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
 
     # Centrality on a few slots of each view: enough to find the middle of a proposal, and cheap.
     central = views.sig[:, :24] if views.tsig is None else np.concatenate([views.sig[:, :16], views.tsig[:, :16]], 1)
-    fam = bounded_families(n, central, hashes, propose, views.similar)
+    fam = bounded_families(n, central, hashes, propose, views.subset)
     family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(family_min, fam.rep, hashes)
     structure = fam.merged.astype(np.int8)
@@ -178,6 +192,15 @@ class _Views:
         self.t_need = int(np.ceil(config.template_join_threshold * perm - 1e-9))
         self.veto_need = int(np.ceil(config.template_veto * perm - 1e-9))
 
+    def subset(self, rows: I64) -> Similar:
+        """``similar`` over ``rows`` only, indexed by position among them (their signatures copied in that
+        order: a peel then reads them sequentially)."""
+        sub = copy.copy(self)
+        sub.sig = self.sig[rows]
+        if self.tsig is not None and self.t_active is not None:
+            sub.tsig, sub.t_active = self.tsig[rows], self.t_active[rows]
+        return sub.similar
+
     def veto_ok(self, a: I64, b: I64) -> BoolArr:
         """The template veto alone, for pairs already alike as whole texts (see ``decide``)."""
         if self.tsig is None or self.t_active is None:
@@ -198,18 +221,15 @@ class _Views:
             return out
         out = np.zeros(len(a), dtype=bool)
         x_t, y_t = self.t_active[a], self.t_active[b]
-        for pos, same in ((np.flatnonzero(x_t & y_t), True), (np.flatnonzero(~(x_t | y_t)), False)):
-            for lo in range(0, len(pos), 1 << 16):  # bounded temporaries
-                p = pos[lo : lo + (1 << 16)]
-                x, y = a[p], b[p]
-                if not same:
-                    out[p] = sketch.equal_slots(self.sig, x, y) >= self.need
-                    continue
-                t_eq = sketch.equal_slots(self.tsig, x, y)
-                ok = t_eq >= self.t_need
-                mid = np.flatnonzero(~ok & (t_eq >= self.veto_need))  # empty unless veto < join
-                ok[mid] = sketch.equal_slots(self.sig, x[mid], y[mid]) >= self.need
-                out[p] = ok
+        p = np.flatnonzero(~(x_t | y_t))
+        out[p] = sketch.equal_slots(self.sig, a[p], b[p]) >= self.need
+        p = np.flatnonzero(x_t & y_t)
+        x, y = a[p], b[p]
+        t_eq = sketch.equal_slots(self.tsig, x, y)
+        ok = t_eq >= self.t_need
+        mid = np.flatnonzero(~ok & (t_eq >= self.veto_need))  # empty unless veto < join
+        ok[mid] = sketch.equal_slots(self.sig, x[mid], y[mid]) >= self.need
+        out[p] = ok
         return out
 
     def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:

@@ -92,3 +92,40 @@ def component_minima(n: int, edges: I64) -> I64:
     e = np.asarray(edges, dtype=np.int64)
     out: I64 = _component_minima(n, np.ascontiguousarray(e[:, 0]), np.ascontiguousarray(e[:, 1]))
     return out
+
+
+@njit(cache=True, nogil=True)
+def _majority_agreement(sig: npt.NDArray[Any], starts: I64) -> I64:  # pragma: no cover - compiled
+    n, m = sig.shape
+    agree = np.zeros(n, dtype=np.int64)
+    count = np.zeros(65536, dtype=np.int64)
+    for g in range(starts.shape[0] - 1):
+        lo, hi = starts[g], starts[g + 1]
+        for j in range(m):
+            best = 0
+            for i in range(lo, hi):
+                v = sig[i, j]
+                count[v] += 1
+                if count[v] > best:
+                    best = count[v]
+            for i in range(lo, hi):
+                if count[sig[i, j]] == best:
+                    agree[i] += 1
+            for i in range(lo, hi):
+                count[sig[i, j]] = 0
+    return agree
+
+
+def majority_agreement(labels: I64, sig: npt.NDArray[np.uint16]) -> I64:
+    """Per row, in how many slots its value is its label's most frequent value in that slot (every value
+    tied for most frequent counts). One counting pass per slot and label: values are 16-bit."""
+    n = len(labels)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    starts = np.zeros(int(labels.max()) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(labels, minlength=len(starts) - 1), out=starts[1:])
+    by_label = np.ascontiguousarray(sig[order])
+    agree = np.empty(n, dtype=np.int64)
+    agree[order] = _majority_agreement(by_label, starts)
+    return agree
