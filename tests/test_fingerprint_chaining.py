@@ -186,3 +186,18 @@ def test_majority_agreement_matches_the_sorting_form() -> None:
     sig = rng.integers(0, 4, size=(3000, 24)).astype(np.uint16)  # few values: ties for most frequent occur
     sig[:, 3] = rng.integers(0, 65536, size=3000)  # and the full 16-bit range
     assert (majority_agreement(labels, sig) == _agreement(labels, sig)).all()
+
+
+def test_lookup_matches_a_binary_search() -> None:
+    """The compiled hash lookup finds every key's value (collisions included) and 0 for an absent key."""
+    import numpy as np
+
+    from distillguard.fingerprint.kernels import lookup
+
+    rng = np.random.default_rng(9)
+    keys = np.unique(rng.integers(0, 2**32, size=5000, dtype=np.uint64).astype(np.uint32))
+    values = rng.integers(1, 1000, size=len(keys))
+    queries = keys[rng.integers(0, len(keys), size=20_000)]
+    assert (lookup(keys, values, queries) == values[np.searchsorted(keys, queries)]).all()
+    absent = np.setdiff1d(np.arange(100, dtype=np.uint32), keys)
+    assert (lookup(keys, values, absent) == 0).all()

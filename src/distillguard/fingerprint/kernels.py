@@ -129,3 +129,36 @@ def majority_agreement(labels: I64, sig: npt.NDArray[np.uint16]) -> I64:
     agree = np.empty(n, dtype=np.int64)
     agree[order] = _majority_agreement(by_label, starts)
     return agree
+
+
+@njit(cache=True, nogil=True)
+def _lookup(keys: npt.NDArray[Any], values: I64, queries: npt.NDArray[Any], bits: int) -> I64:  # pragma: no cover
+    size = 1 << bits
+    mask = size - 1
+    slot_of = np.full(size, -1, dtype=np.int64)  # open addressing: index into keys, -1 when free
+    for i in range(keys.shape[0]):
+        h = ((np.uint64(keys[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & np.uint64(mask)
+        s = np.int64(h)
+        while slot_of[s] >= 0:
+            s = (s + 1) & mask
+        slot_of[s] = i
+    out = np.zeros(queries.shape[0], dtype=np.int64)
+    for q in range(queries.shape[0]):
+        v = queries[q]
+        s = np.int64(((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & np.uint64(mask))
+        while slot_of[s] >= 0:
+            if keys[slot_of[s]] == v:
+                out[q] = values[slot_of[s]]
+                break
+            s = (s + 1) & mask
+    return out
+
+
+def lookup(keys: npt.NDArray[np.uint32], values: I64, queries: npt.NDArray[np.uint32]) -> I64:
+    """``values[i]`` where ``queries[q] == keys[i]`` (distinct keys), 0 for a query absent from ``keys``:
+    a hash table instead of a binary search per query."""
+    bits = max(4, int(2 * len(keys) - 1).bit_length())  # at most half full
+    out: I64 = _lookup(
+        np.ascontiguousarray(keys), np.ascontiguousarray(values, dtype=np.int64), np.ascontiguousarray(queries), bits
+    )
+    return out

@@ -246,7 +246,7 @@ def template_part(
     for r0 in range(0, n_rows, chunk):
         r1 = min(n_rows, r0 + chunk)
         part = flat[offsets[r0] : offsets[r1]]
-        df = counts[np.searchsorted(uniq, part)]
+        df = kernels.lookup(uniq, counts, part)  # a hash table: a binary search per shingle cost 10x
         keep = _template_runs(df, offsets[r0 : r1 + 1] - offsets[r0], min_df, min_run, spread)
         rows = np.repeat(np.arange(r1 - r0), np.diff(offsets[r0 : r1 + 1]))
         kept.append(part[keep])
