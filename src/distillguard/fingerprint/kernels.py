@@ -13,7 +13,7 @@ large inputs over two threads.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -162,3 +162,21 @@ def lookup(keys: npt.NDArray[np.uint32], values: I64, queries: npt.NDArray[np.ui
         np.ascontiguousarray(keys), np.ascontiguousarray(values, dtype=np.int64), np.ascontiguousarray(queries), bits
     )
     return out
+
+
+def _warm_up() -> None:
+    sig = np.zeros((2, 8), dtype=np.uint16)
+    pair = np.zeros(1, dtype=np.int64)
+    equal_slots(sig, pair, pair)
+    component_minima(2, np.zeros((1, 2), dtype=np.int64))
+    majority_agreement(pair, sig[:1])
+    lookup(np.zeros(1, dtype=np.uint32), pair, np.zeros(1, dtype=np.uint32))
+
+
+def warm_up() -> Future[None]:
+    """Load the compiled kernels in a background thread (the first call of a process costs ~0.4 s: numba
+    starts its compiler runtime and reads its cache), so that clustering does not wait for it."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="numba-warm-up")
+    done = pool.submit(_warm_up)
+    pool.shutdown(wait=False)
+    return done

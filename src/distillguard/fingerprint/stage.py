@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from distillguard.errors import InputError
+from distillguard.fingerprint import kernels
 from distillguard.fingerprint.clustering import cluster
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.cues import (
@@ -355,6 +356,7 @@ def collect_in_duckdb(
 ) -> FamilyStage:
     """The stage on a DuckDB connection: key rows into its ``fp_keys`` table (replaced), then ``families``.
     The caller materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
+    warming = kernels.warm_up()  # clustering's compiled kernels load while the batches stream
     with registered(con, {"keys_schema": KEYS.empty_table()}):
         con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
 
@@ -377,6 +379,7 @@ def collect_in_duckdb(
         for done in pending:
             done.result()
     system, user = col.finish()
+    warming.result()
     return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered)
 
 
