@@ -25,6 +25,7 @@ from analyst_world import (
 )
 from distillguard.cli import app
 from distillguard.errors import ConfigError, InputError
+from distillguard.fingerprint.sketch import MINHASH
 from distillguard.intel import (
     ExportOptions,
     ImportOptions,
@@ -34,6 +35,7 @@ from distillguard.intel import (
     keyed_hash,
     read_salt,
 )
+from distillguard.intel.keys import FAMILY_TYPE
 from distillguard.store import Store
 
 SALT = b"group-salt-0123456789abcdef"
@@ -187,3 +189,19 @@ def test_cli_export_and_import(world: tuple[Path, Path], my_store: Path, tmp_pat
     assert r.exit_code == 0, r.output
     assert "matches on 10 of my accounts" in " ".join(r.output.split())
     assert pq.read_table(tmp_path / "m" / "intel_matches.parquet").num_rows > 0
+
+
+def test_a_family_signed_by_another_minhash_is_not_compared(bundle: Path, my_store: Path, tmp_path: Path) -> None:
+    """A template family's signature is compared only when it names this MinHash function and seed: one
+    from another function (or an older bundle, which names none) agrees with mine only by chance."""
+    doc = json.loads(bundle.read_text(encoding="utf-8"))
+    families = [o for o in doc["objects"] if o["type"] == FAMILY_TYPE]
+    assert families and all(o["minhash"] == MINHASH for o in families)
+    same = import_bundle(bundle, my_store, SALT)
+    assert same.by_kind.get("family", 0) > 0
+    for o in families:
+        del o["minhash"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc), encoding="utf-8")
+    s = import_bundle(old, my_store, SALT)
+    assert "family" not in s.by_kind and s.unsupported == same.unsupported + len(families)

@@ -28,7 +28,7 @@ of the representative user skeleton, ``num_perm`` uint32 values for intel sharin
 
 How: each distinct raw text is masked once (``distillguard.text.mask_array``, Arrow RE2 passes; a
 bounded cache keyed by the raw text's xxhash), skeletons are deduplicated by xxhash, only new skeletons
-are MinHashed (rensa). At the end of the stream, LSH banding proposes candidate pairs among unique
+are MinHashed (compiled, ``kernels``). At the end of the stream, LSH banding proposes candidate pairs among unique
 skeletons, verified at the similarity threshold; connected components of those pairs are only
 *proposals*: a skeleton joins a family when it is similar to the family's representative (its most
 central member), so families cannot chain A ~ B ~ ... ~ Z (``fingerprint/clustering.py``). A second,

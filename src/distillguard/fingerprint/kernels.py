@@ -180,3 +180,68 @@ def warm_up() -> Future[None]:
     done = pool.submit(_warm_up)
     pool.shutdown(wait=False)
     return done
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """The (a, b) pairs of the ``num_perm`` hash functions ``h(x) = (a * x + b) mod 2**64 >> 32`` (a odd),
+    drawn from SplitMix64 seeded with ``seed``: plain integer arithmetic, the same on every machine and
+    numpy version."""
+    state = seed & _MASK64
+    draws = []
+    for _ in range(2 * num_perm):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        draws.append(z ^ (z >> 31))
+    a = np.array([d | 1 for d in draws[0::2]], dtype=np.uint64)
+    b = np.array(draws[1::2], dtype=np.uint64)
+    return a, b
+
+
+@njit(cache=True, nogil=True)
+def _minhash(
+    flat: npt.NDArray[np.uint64],
+    offsets: I64,
+    a: npt.NDArray[np.uint64],
+    b: npt.NDArray[np.uint64],
+    out: npt.NDArray[np.uint32],
+) -> None:  # pragma: no cover - compiled
+    m = a.shape[0]
+    low = np.empty(m, dtype=np.uint64)
+    for r in range(offsets.shape[0] - 1):
+        for j in range(m):
+            low[j] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        for t in range(offsets[r], offsets[r + 1]):
+            x = flat[t]
+            for j in range(m):  # the loop over hash functions vectorises
+                h = (a[j] * x + b[j]) >> np.uint64(32)
+                if h < low[j]:
+                    low[j] = h
+        for j in range(m):
+            out[r, j] = np.uint32(low[j] & np.uint64(0xFFFFFFFF))
+
+
+def minhash(flat: npt.NDArray[Any], offsets: I64, num_perm: int, seed: int) -> npt.NDArray[np.uint32]:
+    """MinHash signature (``num_perm`` uint32 slots) of each row of pre-hashed shingles (row ``r`` is
+    ``flat[offsets[r]:offsets[r + 1]]``): per hash function, the smallest ``(a * x + b) mod 2**64 >> 32``
+    over the row. An empty row is all 0xFFFFFFFF. Rows are split over two threads when many."""
+    a, b = permutations(num_perm, seed)
+    values = np.ascontiguousarray(flat, dtype=np.uint64)
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    n = len(offs) - 1
+    out = np.empty((n, num_perm), dtype=np.uint32)
+    if n < 4096:
+        _minhash(values, offs, a, b, out)
+        return out
+    half = n // 2
+    with ThreadPoolExecutor(2) as pool:
+        parts = [
+            pool.submit(_minhash, values, offs[lo : hi + 1], a, b, out[lo:hi]) for lo, hi in ((0, half), (half, n))
+        ]
+        for p in parts:
+            p.result()
+    return out

@@ -1,6 +1,6 @@
 """Shingles, MinHash signatures and LSH clustering over arrays (no pairwise comparison of all skeletons).
 
-Signatures are rows of a ``uint32`` matrix (rensa's MinHash). Candidate pairs come from LSH bands:
+Signatures are rows of a ``uint32`` matrix (MinHash, ``kernels.minhash``). Candidate pairs come from LSH bands:
 rows are sorted by each band's key and only neighbours inside one bucket are compared, so work grows
 with the number of skeletons, not its square. A candidate pair becomes an edge only when the
 estimated Jaccard similarity reaches the threshold; connected components of the edges are families.
@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-from rensa import RMinHash
 
 from distillguard.fingerprint import kernels
 
@@ -27,8 +25,13 @@ I64 = npt.NDArray[np.int64]
 Slots = npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
 """A signature matrix, full (uint32) or cut to the low 16 bits of each slot for comparisons."""
 
+MINHASH = "distillguard-minhash-1"
+"""Names the MinHash function (``kernels.minhash``). Two signatures are comparable only when they have the
+same name, ``num_perm`` and seed: intel bundles and policy snapshots carry all three. (Before this name
+existed, signatures came from rensa's R-MinHash, which they cannot be compared with.)"""
+
 EMPTY_SLOT = np.uint32(0xFFFFFFFF)
-"""rensa's value in every slot of the signature of an empty token set."""
+"""The value in every slot of the signature of an empty token set."""
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 # CJK, kana and hangul have no spaces: one token per character. Placeholders ("<num>") stay whole.
@@ -102,25 +105,10 @@ def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) ->
     return comb[valid], kept[offsets]
 
 
-def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int, chunk: int = 4096) -> U32:
-    """MinHash signature per row of pre-hashed tokens; an empty row is all ``EMPTY_SLOT``.
-
-    rensa hands rows back as Python lists; going ``chunk`` rows at a time bounds that transient.
-    """
-    n = len(offsets) - 1
-    out = np.empty((n, num_perm), dtype=np.uint32)
-    flat64 = np.ascontiguousarray(flat, dtype=np.uint64)
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        base = offsets[lo]
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
-            flat64[base : offsets[hi]], (offsets[lo : hi + 1] - base).astype(np.uint64), num_perm, seed
-        )
-        rows = matrix.to_rows()  # rensa hands back lists; fromiter over the chain is the quick way in
-        out[lo:hi] = np.fromiter(chain.from_iterable(rows), dtype=np.uint32, count=(hi - lo) * num_perm).reshape(
-            hi - lo, num_perm
-        )
-    return out
+def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int) -> U32:
+    """MinHash signature per row of pre-hashed shingles; an empty row is all ``EMPTY_SLOT``
+    (``kernels.minhash``: ``num_perm`` affine hash functions drawn from ``seed``, compiled)."""
+    return kernels.minhash(flat, offsets, num_perm, seed)
 
 
 def equal_slots(sig: Slots, a: I64, b: I64) -> I64:

@@ -147,6 +147,10 @@ class Linker:
         fams = [f for f in snapshot.get("families", []) if f.get("signature")]
         fp = snapshot.get("fingerprint", {})
         width = int(fp.get("num_perm", 0))
+        if fams and fp.get("minhash") != sketch.MINHASH:  # signed by another MinHash function: not comparable
+            log.warning("snapshot families signed with MinHash %s, not %s: family matching off until the "
+                        "next analysis", fp.get("minhash", "rensa R-MinHash (unnamed)"), sketch.MINHASH)  # fmt: skip
+            fams = []
         fams = [f for f in fams if len(f["signature"]) == width]
         self._members = members
         self._keys = {k: tuple(v) for k, v in keys.items()}

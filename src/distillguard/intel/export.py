@@ -26,6 +26,7 @@ from stix2 import properties as p
 
 from distillguard.errors import InputError
 from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint.sketch import MINHASH
 from distillguard.intel.keys import ACCOUNT_TYPE, FAMILY_TYPE, PAYMENT_TYPE, UA_PATH, keyed_hash, quote, stix_id
 from distillguard.report.results import Results, arrow, has_table, load_results, read_store
 from distillguard.sqlconn import registered
@@ -44,6 +45,7 @@ TemplateFamily: Any = stix2.CustomObject(
         ("signature", p.ListProperty(p.IntegerProperty(min=0, max=2**64 - 1), required=True)),
         ("num_perm", p.IntegerProperty(min=1, required=True)),
         ("seed", p.IntegerProperty()),
+        ("minhash", p.StringProperty()),  # the MinHash function's name (fingerprint.sketch.MINHASH)
         ("capability", p.StringProperty()),
         ("n_exchanges", p.IntegerProperty(min=0)),
         ("n_accounts", p.IntegerProperty(min=0)),
@@ -252,6 +254,7 @@ def _families(con: duckdb.DuckDBPyConnection, results: Results, opt: ExportOptio
             props = {
                 "name": f"template family used by campaign {r['campaign_id']}",
                 "signature": [int(v) for v in r["signature"]], "num_perm": len(r["signature"]), "seed": cfg.seed,
+                "minhash": MINHASH,
                 "capability": r["capability"], "n_exchanges": int(r["n_exchanges"]),
                 "n_accounts": int(r["n_accounts"]), "flagged_share": round(float(r["flagged_share"]), 4),
             }  # fmt: skip

@@ -33,6 +33,8 @@ from stix2.exceptions import STIXError
 from stix2patterns.v21.pattern import Pattern
 
 from distillguard.errors import InputError
+from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint.sketch import MINHASH
 from distillguard.intel.keys import ACCOUNT_TYPE, FAMILY_TYPE, PAYMENT_TYPE, keyed_hash, unquote
 from distillguard.report.results import arrow, has_table
 from distillguard.sqlconn import registered
@@ -192,9 +194,24 @@ def _read_objects(
             unsupported += not found
             indicators += [_Indicator(o["id"], kind, value, camp, conf) for kind, value in found]
         elif o.get("type") == FAMILY_TYPE and o.get("signature"):
+            if not comparable_signature(o):
+                log.warning(
+                    "%s: template family signed with MinHash %s, seed %s; mine are %s, seed %s: not comparable",
+                    o.get("id"), o.get("minhash", "rensa R-MinHash (unnamed)"), o.get("seed"), MINHASH,
+                    FingerprintConfig().seed,
+                )  # fmt: skip
+                unsupported += 1
+                continue
             sig = np.asarray(o["signature"], dtype=np.uint64)
             families.append((_Indicator(o["id"], "family", f"{o.get('capability', '')} family", camp, conf), sig))
     return partner, campaigns, indicators, families, unsupported
+
+
+def comparable_signature(family: dict[str, Any]) -> bool:
+    """Whether a shared family's signature was made by this MinHash function with this seed (a signature
+    of another function or seed agrees with mine only by chance)."""
+    seed = family.get("seed")
+    return family.get("minhash") == MINHASH and (seed is None or int(seed) == FingerprintConfig().seed)
 
 
 def _pattern_keys(pattern: str) -> list[tuple[str, str]]:

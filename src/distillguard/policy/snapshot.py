@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from distillguard.errors import InputError
 from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint.sketch import MINHASH
 from distillguard.policy.decisions import current_decisions, same_campaign
 from distillguard.policy.model import Decision, OnlineSettings, Scope, Status
 from distillguard.sqlconn import registered
@@ -175,6 +176,7 @@ def build_snapshot(store: Store, online: OnlineSettings) -> dict[str, Any]:
         "fingerprint": {
             "num_perm": cfg.num_perm,
             "seed": cfg.seed,
+            "minhash": MINHASH,
             "shingle_size": cfg.shingle_size,
             "text_cap": cfg.text_cap,
         },
