@@ -156,6 +156,14 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
     return {k: np.asarray(v) for k, v in data.items()}
 
 
+_BLOCK_ROWS = 1 << 18
+"""(checkpoint, account) rows evaluated at once by the replay (bounded memory: ~50 columns of doubles)."""
+
+
+def _tiled(cols: Columns, times: int) -> Columns:
+    return {k: np.tile(v, times) for k, v in cols.items()}
+
+
 def first_flagged(
     con: SqlConnection,
     scores: Scores,
@@ -204,24 +212,43 @@ def first_flagged(
     # The final (static) values the rules read, converted once; each checkpoint replaces the running ones.
     acc_cols = columns_of(acc_static, rule_columns(rules.account))
     cl_cols = columns_of(cl_static, rule_columns(rules.campaign))
-    bounds = np.flatnonzero(np.diff(buckets)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(buckets)], strict=True):
-        np.add.at(cum, rows[lo:hi], values[lo:hi])
-        av = _account_view(cum, names, acc_cols)
-        a_points = rule_points(av, len(ids), rules.account)
-        cv = _cluster_view(cum, names, cid, len(cl_ids), cl_cols)
-        c_points = rule_points(cv, len(cl_ids), rules.campaign)
+    # Checkpoints (the buckets where some account had traffic) are evaluated a block at a time: the
+    # running totals of a block's checkpoints are stacked into one (checkpoints x accounts) table, so the
+    # rules run once per block instead of once per checkpoint (every rule is row-wise; the cluster view
+    # sums per (checkpoint, cluster)). Counts are integers: the running sums are exact either way.
+    starts = np.flatnonzero(np.r_[True, np.diff(buckets) != 0]) if len(buckets) else np.zeros(0, dtype=np.int64)
+    ck_of_row = np.cumsum(np.r_[True, np.diff(buckets) != 0]) - 1 if len(buckets) else starts
+    n, n_cl, width = len(ids), len(cl_ids), len(names) + 1
+    per_block = max(1, _BLOCK_ROWS // max(n, 1))
+    for k0 in range(0, len(starts), per_block):
+        k1 = min(len(starts), k0 + per_block)
+        r0, r1 = int(starts[k0]), int(starts[k1]) if k1 < len(starts) else len(buckets)
+        delta = np.zeros((k1 - k0, n, width))
+        np.add.at(delta, (ck_of_row[r0:r1] - k0, rows[r0:r1]), values[r0:r1])
+        block = cum[None, :, :] + np.cumsum(delta, axis=0)
+        cum = block[-1].copy()
+        m = k1 - k0
+        flat = block.reshape(m * n, width)
+        cids = (cid[None, :] + (np.arange(m) * n_cl)[:, None]).ravel()
+        av = _account_view(flat, names, _tiled(acc_cols, m))
+        a_points = rule_points(av, m * n, rules.account)
+        cv = _cluster_view(flat, names, cids, m * n_cl, _tiled(cl_cols, m))
+        c_points = rule_points(cv, m * n_cl, rules.campaign)
         aff = np.nan_to_num(av["affinity"].astype(np.float64))
-        member = membership(aff, size, tied, group, rules, cum[:, 1 + names.index("core_prompt")], a_points)
+        core_prompts = flat[:, 1 + names.index("core_prompt")]
+        member = membership(aff, np.tile(size, m), np.tile(tied, m), np.tile(group, m), rules, core_prompts, a_points)
         risk = np.maximum(
-            risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cid] * member
+            risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cids] * member
         )
-        newly = (first < 0) & (risk > threshold) & (cum[:, 0] > 0)
-        first[newly] = buckets[lo]
-        if newly.any():
-            idx = np.flatnonzero(newly)
-            for i, held in zip(idx.tolist(), _why(av, cv, idx, cid[idx], member[idx], rules), strict=True):
-                reasons[i] = held
+        hit = ((risk > threshold) & (flat[:, 0] > 0)).reshape(m, n) & (first < 0)[None, :]
+        newly = np.flatnonzero(hit.any(axis=0))
+        if len(newly) == 0:
+            continue
+        at_ck = hit.argmax(axis=0)[newly]  # each account's first checkpoint over the threshold
+        first[newly] = buckets[starts[k0 + at_ck]]
+        idx = at_ck * n + newly
+        for i, held in zip(newly.tolist(), _why(av, cv, idx, cids[idx], member[idx], rules), strict=True):
+            reasons[i] = held
     # Accounts flagged by the full analysis but never by the replay (their condemning evidence is only
     # visible in hindsight) are dated at the end of the log: the analysis itself is what flagged them.
     last = int(buckets.max()) if len(buckets) else 0
