@@ -111,3 +111,25 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
     assert out["bystander"]["cluster_id"] == 2  # it sends its own cluster's templates
     assert out["member"]["cluster_id"] == 1 and not out["member"]["adopted"]
     assert out["customer"]["cluster_id"] == 2  # nothing in its own behaviour points to harvesting
+
+
+def test_an_account_off_its_clusters_rotating_pool_carries_none_of_its_risk() -> None:
+    """A hydra sends through its operator's rotating proxy pool: an account of its cluster that stays on a
+    network or two shares its prompts (a public benchmark) but not its operator, and is judged on its own."""
+    from distillguard.scoring.score import off_pool, rotation_context
+
+    rules = default_rules()
+    acc = pa.table(
+        {
+            "n_nets": [220.0, 230.0, 1.0, 1.0, 1.0, 3.0, 3.0],
+            "n_exchanges": [225.0, 240.0, 1000.0, 5.0, 900.0, 1000.0, 900.0],
+        }
+    )
+    ci = np.array([0, 0, 0, 0, 1, 1, 1])  # cluster 0 rotates (a pool), cluster 1 does not
+    rotation, cluster_rotation, n_ex = rotation_context(acc, ci)
+    assert cluster_rotation[0] >= float(rules.setting("rotation_cluster_share")) > cluster_rotation[4]
+    stays = off_pool(rotation, cluster_rotation, n_ex, rules)
+    assert stays.tolist() == [False, False, True, False, False, False, False]  # too few exchanges to tell: 4th
+    aff, size = np.full(7, 0.9), np.full(7, 10.0)
+    m = membership(aff, size, np.ones(7, dtype=bool), np.zeros(7), rules, None, None, stays)
+    assert m.tolist() == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0]

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
 from distillguard.features.flags import EXCHANGE_FLAGS, FABRICATED, N_TOOLS, OWN_PROMPT
 from distillguard.scoring.rules import RuleSet, columns_of, risk_from_points, rule_columns, rule_points
-from distillguard.scoring.score import Scores, identity_context, membership
+from distillguard.scoring.score import Scores, identity_context, membership, off_pool, rotation_context
 from distillguard.sqlconn import SqlConnection, registered
 
 _FLAGS = {
@@ -208,6 +208,8 @@ def first_flagged(
     threshold = float(rules.setting("flag_threshold"))
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc_static, cl_static, cid)
+    rotation, cluster_rotation, n_final = rotation_context(acc_static, cid)  # final values (hindsight)
+    stays = off_pool(rotation, cluster_rotation, n_final, rules) & (size >= 2)
     reasons: list[list[str] | None] = [None] * len(ids)
     # The final (static) values the rules read, converted once; each checkpoint replaces the running ones.
     acc_cols = columns_of(acc_static, rule_columns(rules.account))
@@ -236,7 +238,9 @@ def first_flagged(
         c_points = rule_points(cv, m * n_cl, rules.campaign)
         aff = np.nan_to_num(av["affinity"].astype(np.float64))
         core_prompts = flat[:, 1 + names.index("core_prompt")]
-        member = membership(aff, np.tile(size, m), np.tile(tied, m), np.tile(group, m), rules, core_prompts, a_points)
+        member = membership(
+            aff, np.tile(size, m), np.tile(tied, m), np.tile(group, m), rules, core_prompts, a_points, np.tile(stays, m)
+        )
         risk = np.maximum(
             risk_from_points(a_points, center, slope), risk_from_points(c_points, center, slope)[cids] * member
         )

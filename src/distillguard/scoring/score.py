@@ -62,6 +62,26 @@ def identity_context(acc: pa.Table, cl: pa.Table, ci: np.ndarray) -> tuple[np.nd
     return tied, _column(cl, "identity_core_share", 0.0)[ci]
 
 
+def rotation_context(acc: pa.Table, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account: the share of its exchanges that came from a network new to it (distinct networks /
+    exchanges), the mean of that share over its cluster, and its exchanges."""
+    n_ex = _column(acc, "n_exchanges", 0.0)
+    rotation = _column(acc, "n_nets", 0.0) / np.maximum(n_ex, 1.0)
+    n_cl = int(ci.max()) + 1 if len(ci) else 0
+    cluster = np.bincount(ci, weights=rotation, minlength=n_cl) / np.maximum(np.bincount(ci, minlength=n_cl), 1)
+    return rotation, cluster[ci], n_ex
+
+
+def off_pool(rotation: np.ndarray, cluster_rotation: np.ndarray, n_exchanges: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """Accounts of a cluster that sends through a rotating pool of networks (``rotation_cluster_share`` of a
+    member's requests, on average, from a network new to it) that stay on a few networks themselves
+    (below ``rotation_outsider_share``, over at least ``rotation_min_exchanges``): not operated with it."""
+    pool = cluster_rotation >= float(rules.setting("rotation_cluster_share", np.inf))
+    still = rotation < float(rules.setting("rotation_outsider_share", 0.0))
+    seen = n_exchanges >= float(rules.setting("rotation_min_exchanges", 0.0))
+    return np.asarray(pool & still & seen, dtype=bool)
+
+
 def membership(
     affinity: np.ndarray,
     cluster_size: np.ndarray,
@@ -70,6 +90,7 @@ def membership(
     rules: RuleSet,
     core_prompts: np.ndarray | None = None,
     own_points: np.ndarray | None = None,
+    outside_pool: np.ndarray | None = None,
 ) -> np.ndarray:
     """How much of its cluster's risk each account carries, in [0, 1].
 
@@ -81,12 +102,16 @@ def membership(
     real conversations, real tool loops, a verified enterprise) while fewer than ``min_core_prompts`` of its
     own prompts (``core_prompts``: opening turns or histories it never received) fall in the cluster's
     shared families: one conversation that happens to open like a campaign's prompt is not membership,
-    however long the conversation.
+    however long the conversation. Nothing either for an account ``outside_pool`` (``off_pool``): a hydra
+    sends through its operator's rotating proxy pool; an account of its cluster on one or two stable networks
+    shares its prompts (a public benchmark, say) but not its operator.
     """
     floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
     share = np.clip((affinity - floor) / max(min_aff - floor, 1e-9), 0.0, 1.0)
     share = np.where(cluster_size >= 2, share, 0.0)
     share = np.where(few_prompts(core_prompts, own_points, rules), 0.0, share)
+    if outside_pool is not None:
+        share = np.where(outside_pool, 0.0, share)
     return np.asarray(np.where(outsiders(tied, group_share, rules), 0.0, share), dtype=np.float64)
 
 
@@ -199,7 +224,9 @@ def score(
     size_v = acc["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc, cl, ci)
     prompts_v = _column(acc, "core_prompts", 0.0)
-    member = membership(aff_v, size_v, tied, group, rules, prompts_v, a_points)
+    rotation, cluster_rotation, n_ex = rotation_context(acc, ci)
+    stays = off_pool(rotation, cluster_rotation, n_ex, rules) & (size_v >= 2)
+    member = membership(aff_v, size_v, tied, group, rules, prompts_v, a_points, stays)
     inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
     flagged = risk > float(rules.setting("flag_threshold"))
@@ -228,6 +255,12 @@ def score(
             ev.append(
                 f"linked to cluster {acc_cluster[i]} by wording alone, while {group[i]:.0%} of its members "
                 "share identities (payments, networks, sign-up bursts) this account does not: judged on its own"
+            )
+        if stays[i] and c_risk[ci[i]] > float(rules.setting("flag_threshold")):
+            ev.append(
+                f"in cluster {acc_cluster[i]}, whose accounts send {cluster_rotation[i]:.0%} of their requests from "
+                f"networks new to them (a rotating pool), while this account used {int(rotation[i] * n_ex[i])} "
+                f"network(s) for {int(n_ex[i])} exchanges: not operated with it: judged on its own"
             )
         if passer_by[i]:
             ev.append(
