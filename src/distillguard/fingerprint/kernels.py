@@ -171,11 +171,13 @@ def _warm_up() -> None:
     component_minima(2, np.zeros((1, 2), dtype=np.int64))
     majority_agreement(pair, sig[:1])
     lookup(np.zeros(1, dtype=np.uint32), pair, np.zeros(1, dtype=np.uint32))
+    minhash(np.zeros(1, dtype=np.uint64), np.array([0, 1], dtype=np.int64), 8, 0)
 
 
 def warm_up() -> Future[None]:
     """Load the compiled kernels in a background thread (the first call of a process costs ~0.4 s: numba
-    starts its compiler runtime and reads its cache), so that clustering does not wait for it."""
+    starts its compiler runtime and reads its cache), so that clustering, or the gateway's first family
+    match, does not wait for it."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="numba-warm-up")
     done = pool.submit(_warm_up)
     pool.shutdown(wait=False)

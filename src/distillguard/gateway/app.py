@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from distillguard.errors import RecordError
+from distillguard.fingerprint import kernels
 from distillguard.gateway.admin import handle as admin_handle
 from distillguard.gateway.config import ROUTES, GatewayConfig
 from distillguard.gateway.enforce import Enforcement, Verdict
@@ -115,6 +116,7 @@ class Gateway:
     # ------------------------------------------------------------------ lifetime
 
     async def startup(self) -> None:
+        kernels.warm_up()  # the online family match's MinHash is compiled: loaded now, not on a request
         self.log.start()
         n = await asyncio.to_thread(rebuild_counters, self.counters, self.config.log_dir)
         log.info("counters rebuilt from %d logged requests", n)
