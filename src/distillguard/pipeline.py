@@ -195,9 +195,10 @@ class _StoreEngine:
         return self.store.count("exchanges")
 
     def fingerprint(self, config: FingerprintConfig) -> pa.Table:
-        """Key rows stream into the store's ``fp_keys`` table (DuckDB holds them within its memory limit,
-        spilling to disk), the driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL
-        statement in the store: no per-exchange array lives in Python."""
+        """Key rows stream into a temporary ``fp_keys`` table of the store's connection (DuckDB holds it
+        within its memory limit, spilling to its temporary directory; never written to the store file), the
+        driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL statement in the store: no
+        per-exchange array lives in Python."""
         store = self.store
         stage = collect_in_duckdb(store.connection, store.iter_exchange_batches(_FP_COLUMNS), config)
         with registered(self.con, stage.views):

@@ -354,11 +354,12 @@ def collect_in_duckdb(
     *,
     ordered: bool = False,
 ) -> FamilyStage:
-    """The stage on a DuckDB connection: key rows into its ``fp_keys`` table (replaced), then ``families``.
-    The caller materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
+    """The stage on a DuckDB connection: key rows into its temporary ``fp_keys`` table (replaced; transient,
+    so never written to a store file: 100k 3.9 -> 3.4 s, neutral at 4M), then ``families``. The caller
+    materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
     warming = kernels.warm_up()  # clustering's compiled kernels load while the batches stream
     with registered(con, {"keys_schema": KEYS.empty_table()}):
-        con.execute("CREATE OR REPLACE TABLE fp_keys AS SELECT * FROM keys_schema")
+        con.execute("CREATE OR REPLACE TEMP TABLE fp_keys AS SELECT * FROM keys_schema")
 
     def insert(batch: pa.RecordBatch) -> None:
         with registered(con, {"keys_batch": batch}):
