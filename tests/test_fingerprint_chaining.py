@@ -177,15 +177,26 @@ def test_majority_agreement_matches_the_sorting_form() -> None:
     """The compiled centrality count equals the one-sort-per-slot form, ties between values included."""
     import numpy as np
 
-    from distillguard.fingerprint.clustering import _agreement
     from distillguard.fingerprint.kernels import majority_agreement
+
+    def one_sort_per_slot(labels: np.ndarray, sig: np.ndarray) -> np.ndarray:
+        """The form clustering used before the kernel: per slot, count each (label, value) by sorting."""
+        k = int(labels.max()) + 1
+        agree = np.zeros(len(labels), dtype=np.int64)
+        for j in range(sig.shape[1]):
+            key = (labels.astype(np.uint64) << np.uint64(32)) | sig[:, j].astype(np.uint64)
+            uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+            best = np.zeros(k, dtype=np.int64)
+            np.maximum.at(best, (uniq >> np.uint64(32)).astype(np.int64), counts)
+            agree += counts[inv] == best[labels]  # ties between values: both count as majority
+        return agree
 
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 40, size=3000).astype(np.int64)
     labels[labels == 7] = 8  # a label with no rows
     sig = rng.integers(0, 4, size=(3000, 24)).astype(np.uint16)  # few values: ties for most frequent occur
     sig[:, 3] = rng.integers(0, 65536, size=3000)  # and the full 16-bit range
-    assert (majority_agreement(labels, sig) == _agreement(labels, sig)).all()
+    assert (majority_agreement(labels, sig) == one_sort_per_slot(labels, sig)).all()
 
 
 def test_lookup_matches_a_binary_search() -> None:

@@ -23,6 +23,7 @@ from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.registry import SkeletonSet
 
 I64 = sketch.I64
+U16 = npt.NDArray[np.uint16]
 BoolArr = npt.NDArray[np.bool_]
 Propose = Callable[[BoolArr], I64]
 """Candidate edges (verified pairs) among the rows marked active."""
@@ -36,20 +37,6 @@ MAX_ROUNDS = 32
 PEEL = 64
 
 
-def _agreement(labels: I64, sig: sketch.Slots) -> I64:
-    """``kernels.majority_agreement`` for any slot width: one sort per signature slot."""
-    n = len(labels)
-    k = int(labels.max()) + 1 if n else 0
-    agree = np.zeros(n, dtype=np.int64)
-    for j in range(sig.shape[1]):
-        key = (labels.astype(np.uint64) << np.uint64(32)) | sig[:, j].astype(np.uint64)
-        uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
-        best = np.zeros(k, dtype=np.int64)
-        np.maximum.at(best, (uniq >> np.uint64(32)).astype(np.int64), counts)
-        agree += counts[inv] == best[labels]  # ties between values: both count as majority
-    return agree
-
-
 @dataclass(frozen=True)
 class Bounded:
     """Representative (row index) of every row's family, and whether that family has other rows."""
@@ -58,23 +45,18 @@ class Bounded:
     merged: BoolArr
 
 
-def medoid_order(labels: I64, sig: sketch.Slots, hashes: npt.NDArray[np.uint64]) -> I64:
+def medoid_order(labels: I64, sig: U16, hashes: npt.NDArray[np.uint64]) -> I64:
     """Rows sorted by label, then most central first: most slots equal to the label's slot-wise
     majority value (ties: smallest hash, so the order depends on the set, not on arrival).
 
-    Only rows of multi-row proposals come here.
+    Only rows of multi-row proposals come here; one counting pass per 16-bit slot.
     """
-    # 16-bit slots (what clustering passes): a counting pass per slot; otherwise one sort per slot.
-    agree = (
-        kernels.majority_agreement(labels, sig.view(np.uint16)) if sig.dtype == np.uint16 else _agreement(labels, sig)
-    )
+    agree = kernels.majority_agreement(labels, sig)
     out: I64 = np.lexsort((hashes, -agree, labels))
     return out
 
 
-def bounded_families(
-    n: int, sig: sketch.Slots, hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset
-) -> Bounded:
+def bounded_families(n: int, sig: U16, hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset) -> Bounded:
     """Split proposals (components of ``propose``'s edges) until every member is similar (``subset``) to
     its family's representative; ``sig`` (rows x slots) is what centrality is measured on.
 

@@ -1,10 +1,11 @@
-"""Compiled inner loops of clustering (numba): slot comparison of signature rows and union-find.
+"""Compiled inner loops of the fingerprint stage (numba): MinHash, slot comparison of signature rows,
+union-find, slot-majority counting and a hash lookup.
 
-These are the two loops numpy can only express through temporaries as large as their input: comparing
-rows a[i] and b[i] of a signature matrix gathers both rows into new arrays first (two copies of every
-compared row), and scipy's connected components first builds a sparse matrix of every edge. Compiled,
-each is one pass that reads what it needs in place. The results are exactly those of the numpy forms
-(integer counts, component minima), so families do not change; tests hold both equal.
+Loops numpy can only express through temporaries as large as their input (comparing rows a[i] and b[i]
+gathers both into copies first; scipy's connected components builds a sparse matrix of every edge) or
+through Python objects (rensa returned MinHash rows as lists). Compiled, each is one pass that reads what
+it needs in place. All but ``minhash`` give exactly what their numpy forms gave (integer counts,
+component minima); tests hold them equal.
 
 Compiled once per machine: ``cache=True`` keeps the machine code beside this module (numba's cache), so
 a later process loads it instead of compiling. Every kernel releases the GIL (``nogil``): callers split
@@ -13,6 +14,7 @@ large inputs over two threads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -39,22 +41,25 @@ def _equal_slots(sig: npt.NDArray[Any], a: I64, b: I64, out: I64) -> None:  # pr
         out[i] = c
 
 
+def _split(n: int, least: int, part: Callable[[int, int], None]) -> None:
+    """``part(0, n)``, or ``part`` on the two halves at once when ``n`` reaches ``least`` (kernels release
+    the GIL; below ``least`` a thread costs more than it saves)."""
+    if n < least:
+        part(0, n)
+        return
+    half = n // 2
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(part, lo, hi) for lo, hi in ((0, half), (half, n))]:
+            done.result()
+
+
 def equal_slots(sig: Slots, a: I64, b: I64) -> I64:
     """Number of equal slots between rows a[i] and b[i] of a (C-contiguous) signature matrix."""
     rows = np.ascontiguousarray(sig)
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
     out = np.empty(len(a), dtype=np.int64)
-    if len(a) < _SPLIT:
-        _equal_slots(rows, a, b, out)
-        return out
-    half = len(a) // 2
-    with ThreadPoolExecutor(2) as pool:
-        parts = [
-            pool.submit(_equal_slots, rows, a[lo:hi], b[lo:hi], out[lo:hi]) for lo, hi in ((0, half), (half, len(a)))
-        ]
-        for p in parts:
-            p.result()
+    _split(len(a), _SPLIT, lambda lo, hi: _equal_slots(rows, a[lo:hi], b[lo:hi], out[lo:hi]))
     return out
 
 
@@ -236,14 +241,5 @@ def minhash(flat: npt.NDArray[Any], offsets: I64, num_perm: int, seed: int) -> n
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
     n = len(offs) - 1
     out = np.empty((n, num_perm), dtype=np.uint32)
-    if n < 4096:
-        _minhash(values, offs, a, b, out)
-        return out
-    half = n // 2
-    with ThreadPoolExecutor(2) as pool:
-        parts = [
-            pool.submit(_minhash, values, offs[lo : hi + 1], a, b, out[lo:hi]) for lo, hi in ((0, half), (half, n))
-        ]
-        for p in parts:
-            p.result()
+    _split(n, 4096, lambda lo, hi: _minhash(values, offs[lo : hi + 1], a, b, out[lo:hi]))
     return out

@@ -209,7 +209,7 @@ def first_flagged(
     size = acc_static["cluster_size"].to_numpy().astype(np.float64)
     tied, group = identity_context(acc_static, cl_static, cid)
     rotation, cluster_rotation, n_final = rotation_context(acc_static, cid)  # final values (hindsight)
-    stays = off_pool(rotation, cluster_rotation, n_final, rules) & (size >= 2)
+    stays = off_pool(rotation, cluster_rotation, n_final, rules)
     reasons: list[list[str] | None] = [None] * len(ids)
     # The final (static) values the rules read, converted once; each checkpoint replaces the running ones.
     acc_cols = columns_of(acc_static, rule_columns(rules.account))
@@ -218,13 +218,15 @@ def first_flagged(
     # running totals of a block's checkpoints are stacked into one (checkpoints x accounts) table, so the
     # rules run once per block instead of once per checkpoint (every rule is row-wise; the cluster view
     # sums per (checkpoint, cluster)). Counts are integers: the running sums are exact either way.
-    starts = np.flatnonzero(np.r_[True, np.diff(buckets) != 0]) if len(buckets) else np.zeros(0, dtype=np.int64)
-    ck_of_row = np.cumsum(np.r_[True, np.diff(buckets) != 0]) - 1 if len(buckets) else starts
+    new_ck = np.diff(buckets, prepend=buckets[:1] - 1) != 0  # a row opening a checkpoint (rows are by bucket)
+    starts = np.flatnonzero(new_ck)
+    ck_of_row = np.cumsum(new_ck) - 1
+    bounds = np.r_[starts, len(buckets)]
     n, n_cl, width = len(ids), len(cl_ids), len(names) + 1
     per_block = max(1, _BLOCK_ROWS // max(n, 1))
     for k0 in range(0, len(starts), per_block):
         k1 = min(len(starts), k0 + per_block)
-        r0, r1 = int(starts[k0]), int(starts[k1]) if k1 < len(starts) else len(buckets)
+        r0, r1 = int(bounds[k0]), int(bounds[k1])
         delta = np.zeros((k1 - k0, n, width))
         np.add.at(delta, (ck_of_row[r0:r1] - k0, rows[r0:r1]), values[r0:r1])
         block = cum[None, :, :] + np.cumsum(delta, axis=0)

@@ -75,7 +75,8 @@ def rotation_context(acc: pa.Table, ci: np.ndarray) -> tuple[np.ndarray, np.ndar
 def off_pool(rotation: np.ndarray, cluster_rotation: np.ndarray, n_exchanges: np.ndarray, rules: RuleSet) -> np.ndarray:
     """Accounts of a cluster that sends through a rotating pool of networks (``rotation_cluster_share`` of a
     member's requests, on average, from a network new to it) that stay on a few networks themselves
-    (below ``rotation_outsider_share``, over at least ``rotation_min_exchanges``): not operated with it."""
+    (below ``rotation_outsider_share``, over at least ``rotation_min_exchanges``): not operated with it.
+    A lone account is never off its own cluster's pool (its rotation is the cluster's)."""
     pool = cluster_rotation >= float(rules.setting("rotation_cluster_share", np.inf))
     still = rotation < float(rules.setting("rotation_outsider_share", 0.0))
     seen = n_exchanges >= float(rules.setting("rotation_min_exchanges", 0.0))
@@ -225,7 +226,7 @@ def score(
     tied, group = identity_context(acc, cl, ci)
     prompts_v = _column(acc, "core_prompts", 0.0)
     rotation, cluster_rotation, n_ex = rotation_context(acc, ci)
-    stays = off_pool(rotation, cluster_rotation, n_ex, rules) & (size_v >= 2)
+    stays = off_pool(rotation, cluster_rotation, n_ex, rules)
     member = membership(aff_v, size_v, tied, group, rules, prompts_v, a_points, stays)
     inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
@@ -259,7 +260,7 @@ def score(
         if stays[i] and c_risk[ci[i]] > float(rules.setting("flag_threshold")):
             ev.append(
                 f"in cluster {acc_cluster[i]}, whose accounts send {cluster_rotation[i]:.0%} of their requests from "
-                f"networks new to them (a rotating pool), while this account used {int(rotation[i] * n_ex[i])} "
+                f"networks new to them (a rotating pool), while this account used {round(rotation[i] * n_ex[i])} "
                 f"network(s) for {int(n_ex[i])} exchanges: not operated with it: judged on its own"
             )
         if passer_by[i]:
