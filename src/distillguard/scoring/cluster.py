@@ -24,7 +24,8 @@ CLUSTER_DOC: dict[str, str] = {
     "exchanges_per_account": "mean exchanges per account",
     "n_orgs": "distinct organisations",
     "n_payments": "distinct payment fingerprints",
-    "payment_shared_share": "share of accounts whose payment fingerprint another member also uses",
+    "payment_shared_share": "share of accounts whose payment fingerprint a member of another organisation also "
+    "uses (an organisation paying for its own accounts shares nothing)",
     "n_pathways": "distinct sign-up pathways",
     "unverified_share": "share of accounts not verified",
     "n_nets": "distinct /24 or /48 networks",
@@ -94,7 +95,7 @@ fam_stats AS (
   FROM fam LEFT JOIN core USING (cluster_id, family_id) GROUP BY fam.cluster_id
 ),
 pay AS (
-  SELECT cluster_id, payment_fingerprint, count(*) AS n FROM a
+  SELECT cluster_id, payment_fingerprint, count(DISTINCT coalesce(org_id, account_id)) AS n FROM a
   WHERE payment_fingerprint IS NOT NULL GROUP BY ALL
 ),
 pay_stats AS (
