@@ -6,8 +6,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from distillguard.linking.graph import identity_core
 from distillguard.scoring import default_rules
-from distillguard.scoring.cluster import identity_core, link_summary
+from distillguard.scoring.cluster import link_summary
 from distillguard.scoring.score import membership
 
 

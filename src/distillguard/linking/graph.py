@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from sknetwork.clustering import Louvain
 
+from distillguard.fingerprint.sketch import components
 from distillguard.sqlconn import SqlConnection, registered
 
 KEY_KINDS = (
@@ -31,6 +32,12 @@ KEY_KINDS = (
     "created",
 )
 """Kinds of blocking key, each with a base weight, a crowd cap and a minimum share in ``LinkConfig``."""
+
+
+IDENTITY_KINDS = ("payment", "user_agent", "net", "created", "email_domain")
+"""Kinds of key that identify an operator. An ASN (a cloud, a carrier), a TLS/HTTP client fingerprint and
+a request-parameter signature (a library's defaults) are shared by independent users of the same cloud or
+tool: they link accounts for community detection but prove no common operator."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,14 @@ class LinkConfig:
     """Weight of a crowd key = weight * (crowd_cap / n_accounts) ** crowd_exponent."""
     resolution: float = 1.0
     seed: int = 7
+    core_split_share: float = 0.3
+    """A community whose identity core (``identity_core``) holds at least this share of its accounts, but
+    not all, is split in two: the core, and the accounts tied to it by other keys."""
+    core_split_min_accounts: int = 3
+    """... and at least this many accounts."""
+    core_min_exclusive: float = 0.5
+    """An identity key ties members only where at least this share of all its accounts are in the community
+    (a carrier NAT or a popular e-mail domain ties nobody)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,93 @@ def communities(accounts: pa.Array, inc: pa.Table, cfg: LinkConfig) -> pa.Table:
     return pa.table({"account_id": accounts, "cluster_id": pa.array(labels, pa.int64())})
 
 
+def identity_core(tied: pa.Table) -> pa.Table:
+    """account_id of the accounts in their cluster's *identity core*: the largest group of members joined
+    to each other by shared identity keys (``tied`` rows: cluster_id, account_id, kind, key).
+
+    Two members of one organisation share a payment method with each other, not with the campaign their
+    templates were clustered with; the core is the operator's own web of payments, networks and bursts.
+    """
+    if tied.num_rows == 0:
+        return pa.table({"account_id": pa.array([], pa.string())})
+    acc_codes, acc_ids = _codes(tied["account_id"])
+    keys = pc.binary_join_element_wise(
+        tied["cluster_id"].cast(pa.string()), tied["kind"], tied["key"].cast(pa.string()), "\x1f"
+    )
+    key_codes, _ = _codes(keys)
+    n_acc = len(acc_ids)
+    # Accounts and keys as one graph's nodes (keys numbered after the accounts); an edge per carried key.
+    comp = components(n_acc + int(key_codes.max()) + 1, np.stack([acc_codes, n_acc + key_codes], axis=1))[:n_acc]
+    cluster_of = np.zeros(n_acc, dtype=np.int64)
+    cluster_of[acc_codes] = tied["cluster_id"].to_numpy()
+    # Largest component per cluster (ties: the smallest label, so the choice is deterministic).
+    pairs, inv, counts = np.unique(
+        np.stack([cluster_of, comp], axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
+    winner = np.zeros(len(pairs), dtype=bool)
+    winner[order[np.r_[True, pairs[order][1:, 0] != pairs[order][:-1, 0]]]] = True
+    keep = winner[inv.ravel()]
+    return pa.table({"account_id": pa.array(acc_ids, pa.string()).take(pa.array(np.flatnonzero(keep)))})
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[object]]:
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def identity_ties(con: SqlConnection, incidence: pa.Table, clusters: pa.Table, *, min_exclusive: float) -> pa.Table:
+    """cluster_id, account_id, kind, key: the keys that tie members of a cluster to each other (carried by
+    two or more of its members, and at least ``min_exclusive`` of all the accounts carrying them are in it)."""
+    views = {
+        "inc": incidence.select(["account_id", "kind", "key", "n_accounts"]),
+        "cl": clusters.select(["account_id", "cluster_id"]),
+    }
+    with registered(con, views):
+        return con.sql(
+            f"""
+          WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
+          shared AS (
+            SELECT x.cluster_id, x.kind, x.key, count(DISTINCT x.account_id) AS a, any_value(x.n_accounts) AS k
+            FROM x GROUP BY ALL HAVING count(DISTINCT x.account_id) >= 2
+          ),
+          lifted AS (SELECT * FROM shared WHERE a / k >= {float(min_exclusive)})
+          SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key FROM x JOIN lifted USING (cluster_id, kind, key)
+          ORDER BY x.cluster_id, x.account_id, x.kind, x.key
+        """
+        ).to_arrow_table()
+
+
+def split_identity_cores(con: SqlConnection, clusters: pa.Table, incidence: pa.Table, cfg: LinkConfig) -> pa.Table:
+    """Split each community that holds an operator's identity web and accounts outside it.
+
+    Community detection merges weakly tied groups into one community (the resolution limit of modularity:
+    in a large graph, a sign-up hour, a public benchmark prompt or a common client is enough to join a small
+    group to a dense one). Where a community's identity core (its largest web of members sharing payments,
+    rare user agents, private networks, sign-up bursts or e-mail domains) holds ``core_split_share`` of it,
+    the core is one operator's accounts and the others share something else with them (wording, a crowd
+    key): they become a community of their own, so neither group's behaviour is read as the other's.
+    A community without such a web (a campaign of independent-looking accounts tied by its templates) is
+    left whole.
+    """
+    if clusters.num_rows == 0 or incidence.num_rows == 0:
+        return clusters
+    ident = incidence.filter(pc.is_in(incidence["kind"], value_set=pa.array(IDENTITY_KINDS)))
+    core = identity_core(identity_ties(con, ident, clusters, min_exclusive=cfg.core_min_exclusive))
+    cid = clusters["cluster_id"].to_numpy().astype(np.int64)
+    in_core = np.asarray(pc.is_in(clusters["account_id"], value_set=core["account_id"]).to_numpy(zero_copy_only=False))
+    size = np.bincount(cid)
+    n_core = np.bincount(cid, weights=in_core.astype(np.float64), minlength=len(size))
+    split = (n_core >= np.maximum(cfg.core_split_min_accounts, cfg.core_split_share * size)) & (n_core < size)
+    moved = split[cid] & ~in_core
+    new_id = np.full(len(size), -1, dtype=np.int64)
+    new_id[split] = len(size) + np.arange(int(split.sum()))
+    labels = np.where(moved, new_id[cid], cid)
+    return pa.table({"account_id": clusters["account_id"], "cluster_id": pa.array(labels, pa.int64())})
+
+
 def link_accounts(
     con: SqlConnection,
     accounts: pa.Array,
@@ -183,4 +285,4 @@ def link_accounts(
 ) -> Linkage:
     cfg = config or LinkConfig()
     inc = incidence(con, cfg, exchanges=exchanges, fp=fp)
-    return Linkage(incidence=inc, clusters=communities(accounts, inc, cfg))
+    return Linkage(incidence=inc, clusters=split_identity_cores(con, communities(accounts, inc, cfg), inc, cfg))

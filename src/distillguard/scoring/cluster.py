@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares
-from distillguard.fingerprint.sketch import components
+from distillguard.linking.graph import IDENTITY_KINDS, identity_core, identity_ties
 from distillguard.sqlconn import SqlConnection, registered
 
 CLUSTER_DOC: dict[str, str] = {
@@ -65,10 +64,6 @@ LINK_DOC: dict[str, str] = {
     "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
 }
 
-# An ASN (a cloud, a carrier), a TLS/HTTP client fingerprint and a request-parameter signature (a library's
-# defaults) are shared by independent users of the same cloud or tool: they link accounts for community
-# detection but prove no common operator.
-IDENTITY_KINDS = ("payment", "user_agent", "net", "created", "email_domain")
 CONTENT_KINDS = ("family", "prompt", "system")
 
 _CLUSTER_FLAGS = (
@@ -270,24 +265,9 @@ def link_summary(
     """
     ident = ", ".join(f"'{k}'" for k in IDENTITY_KINDS)
     content = ", ".join(f"'{k}'" for k in CONTENT_KINDS)
-    views = {
-        "inc": incidence.select(["account_id", "kind", "key", "n_accounts"]),
-        "cl": clusters.select(["account_id", "cluster_id"]),
-    }
-    with registered(con, views):
-        tied = con.sql(
-            f"""
-          WITH x AS (SELECT inc.*, cl.cluster_id FROM inc JOIN cl USING (account_id)),
-          shared AS (
-            SELECT x.cluster_id, x.kind, x.key, count(DISTINCT x.account_id) AS a, any_value(x.n_accounts) AS k
-            FROM x GROUP BY ALL HAVING count(DISTINCT x.account_id) >= 2
-          ),
-          lifted AS (SELECT * FROM shared WHERE a / k >= {float(min_exclusive)})
-          SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key FROM x JOIN lifted USING (cluster_id, kind, key)
-        """
-        ).to_arrow_table()
-        with registered(con, {"tied": tied}):
-            return _tie_summaries(con, ident, content)
+    tied = identity_ties(con, incidence, clusters, min_exclusive=min_exclusive)
+    with registered(con, {"tied": tied, "cl": clusters.select(["account_id", "cluster_id"])}):
+        return _tie_summaries(con, ident, content)
 
 
 def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Table, pa.Table]:
@@ -324,43 +304,6 @@ def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Tab
         """
         ).to_arrow_table()
     return per_cluster, per_account
-
-
-def identity_core(tied: pa.Table) -> pa.Table:
-    """account_id of the accounts in their cluster's *identity core*: the largest group of members joined
-    to each other by shared identity keys (``tied`` rows: cluster_id, account_id, kind, key).
-
-    Two members of one organisation share a payment method with each other, not with the campaign their
-    templates were clustered with; the core is the operator's own web of payments, networks and bursts.
-    """
-    if tied.num_rows == 0:
-        return pa.table({"account_id": pa.array([], pa.string())})
-    acc_codes, acc_ids = _codes(tied["account_id"])
-    keys = pc.binary_join_element_wise(
-        tied["cluster_id"].cast(pa.string()), tied["kind"], tied["key"].cast(pa.string()), "\x1f"
-    )
-    key_codes, _ = _codes(keys)
-    n_acc = len(acc_ids)
-    # Accounts and keys as one graph's nodes (keys numbered after the accounts); an edge per carried key.
-    comp = components(n_acc + int(key_codes.max()) + 1, np.stack([acc_codes, n_acc + key_codes], axis=1))[:n_acc]
-    cluster_of = np.zeros(n_acc, dtype=np.int64)
-    cluster_of[acc_codes] = tied["cluster_id"].to_numpy()
-    # Largest component per cluster (ties: the smallest label, so the choice is deterministic).
-    pairs, inv, counts = np.unique(
-        np.stack([cluster_of, comp], axis=1), axis=0, return_inverse=True, return_counts=True
-    )
-    order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
-    winner = np.zeros(len(pairs), dtype=bool)
-    winner[order[np.r_[True, pairs[order][1:, 0] != pairs[order][:-1, 0]]]] = True
-    keep = winner[inv.ravel()]
-    return pa.table({"account_id": pa.array(acc_ids, pa.string()).take(pa.array(np.flatnonzero(keep)))})
-
-
-def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[object]]:
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
 def synchrony(

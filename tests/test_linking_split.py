@@ -1,0 +1,54 @@
+"""A community that holds an operator's identity web and accounts outside it is split in two."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from distillguard.linking.graph import LinkConfig, split_identity_cores
+
+
+def _incidence(rows: list[tuple[str, str, str]]) -> pa.Table:
+    """account_id, kind, key, n_accounts (each key's accounts over all rows, as the linking stage counts)."""
+    counts: dict[tuple[str, str], int] = {}
+    for _, kind, key in rows:
+        counts[(kind, key)] = counts.get((kind, key), 0) + 1
+    return pa.table(
+        {
+            "account_id": [a for a, _, _ in rows],
+            "kind": [k for _, k, _ in rows],
+            "key": [v for _, _, v in rows],
+            "n_accounts": [counts[(k, v)] for _, k, v in rows],
+        }
+    )
+
+
+def _split(clusters: dict[str, int], rows: list[tuple[str, str, str]]) -> dict[str, int]:
+    table = pa.table({"account_id": list(clusters), "cluster_id": pa.array(list(clusters.values()), pa.int64())})
+    out = split_identity_cores(duckdb.connect(), table, _incidence(rows), LinkConfig())
+    return dict(zip(out["account_id"].to_pylist(), out["cluster_id"].to_pylist(), strict=True))
+
+
+def test_an_operators_web_is_split_from_accounts_tied_to_it_by_wording() -> None:
+    operator = [f"op{i}" for i in range(4)]
+    public = ["eval1", "eval2", "eval3"]
+    rows = [(a, "payment", "card-1") for a in operator] + [(a, "net", "10.0.0.0/24") for a in operator[:2]]
+    rows += [(a, "prompt", "benchmark") for a in [*operator, *public]]  # the wording all seven share
+    rows += [(a, "email_domain", "mail.example") for a in [*operator, *public]]  # a crowd key: ties nobody
+    rows += [(f"other{i}", "email_domain", "mail.example") for i in range(20)]
+    got = _split({a: 5 for a in [*operator, *public]}, rows)
+    assert {got[a] for a in operator} == {5}  # the core keeps its community id
+    assert len({got[a] for a in public}) == 1 and got["eval1"] != 5  # the others: one new community
+
+
+def test_a_community_without_an_identity_web_or_with_a_small_one_stays_whole() -> None:
+    accounts = [f"a{i}" for i in range(12)]
+    wording = [(a, "family", "template-1") for a in accounts]
+    assert set(_split(dict.fromkeys(accounts, 1), wording).values()) == {1}  # tied by its templates only
+    pair = [(a, "payment", "card-9") for a in accounts[:3]]  # a web of 3 in 12 (below core_split_share)
+    assert set(_split(dict.fromkeys(accounts, 1), wording + pair).values()) == {1}
+    web = [(a, "payment", "card-9") for a in accounts[:4]]  # 4 in 12: one third, split
+    got = _split(dict.fromkeys(accounts, 1), wording + web)
+    assert {got[a] for a in accounts[:4]} == {1} and {got[a] for a in accounts[4:]} == {2}
+    assert split_identity_cores(duckdb.connect(), pa.table({"account_id": [], "cluster_id": []}), _incidence([]),
+                                LinkConfig()).num_rows == 0  # fmt: skip
