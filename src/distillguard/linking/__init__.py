@@ -11,7 +11,9 @@ out: ``link_accounts(con, features, config)`` -> ``Linkage`` with
 Candidate links come from blocking keys (shared /24 or /48, ASN+pathway, payment fingerprint, rare user
 agent or client fingerprint, template family, request-parameter signature, creation burst), never from
 all pairs. A key shared by a huge crowd (carrier NAT, a reseller's egress, a campus) is down-weighted, not
-trusted. Clusters are not verdicts: scoring decides which clusters are campaigns.
+trusted. A community that holds an operator's identity web (shared payments, rare user agents, private
+networks, sign-up bursts) and accounts outside it is split in two (``graph.split_identity_cores``).
+Clusters are not verdicts: scoring decides which clusters are campaigns.
 """
 
 from __future__ import annotations
