@@ -6,26 +6,12 @@ import duckdb
 import pyarrow as pa
 
 from distillguard.linking.graph import LinkConfig, split_identity_cores
-
-
-def _incidence(rows: list[tuple[str, str, str]]) -> pa.Table:
-    """account_id, kind, key, n_accounts (each key's accounts over all rows, as the linking stage counts)."""
-    counts: dict[tuple[str, str], int] = {}
-    for _, kind, key in rows:
-        counts[(kind, key)] = counts.get((kind, key), 0) + 1
-    return pa.table(
-        {
-            "account_id": [a for a, _, _ in rows],
-            "kind": [k for _, k, _ in rows],
-            "key": [v for _, _, v in rows],
-            "n_accounts": [counts[(k, v)] for _, k, v in rows],
-        }
-    )
+from link_world import incidence
 
 
 def _split(clusters: dict[str, int], rows: list[tuple[str, str, str]]) -> dict[str, int]:
     table = pa.table({"account_id": list(clusters), "cluster_id": pa.array(list(clusters.values()), pa.int64())})
-    out = split_identity_cores(duckdb.connect(), table, _incidence(rows), LinkConfig())
+    out = split_identity_cores(duckdb.connect(), table, incidence(rows), LinkConfig())
     return dict(zip(out["account_id"].to_pylist(), out["cluster_id"].to_pylist(), strict=True))
 
 
@@ -50,5 +36,5 @@ def test_a_community_without_an_identity_web_or_with_a_small_one_stays_whole() -
     web = [(a, "payment", "card-9") for a in accounts[:4]]  # 4 in 12: one third, split
     got = _split(dict.fromkeys(accounts, 1), wording + web)
     assert {got[a] for a in accounts[:4]} == {1} and {got[a] for a in accounts[4:]} == {2}
-    assert split_identity_cores(duckdb.connect(), pa.table({"account_id": [], "cluster_id": []}), _incidence([]),
+    assert split_identity_cores(duckdb.connect(), pa.table({"account_id": [], "cluster_id": []}), incidence([]),
                                 LinkConfig()).num_rows == 0  # fmt: skip

@@ -10,21 +10,7 @@ from distillguard.linking.graph import identity_core
 from distillguard.scoring import default_rules
 from distillguard.scoring.cluster import link_summary
 from distillguard.scoring.score import membership
-
-
-def _incidence(rows: list[tuple[str, str, str]]) -> pa.Table:
-    """account_id, kind, key; n_accounts counted over the rows (as the linking stage does)."""
-    counts: dict[tuple[str, str], int] = {}
-    for _, kind, key in rows:
-        counts[(kind, key)] = counts.get((kind, key), 0) + 1
-    return pa.table(
-        {
-            "account_id": [a for a, _, _ in rows],
-            "kind": [k for _, k, _ in rows],
-            "key": [v for _, _, v in rows],
-            "n_accounts": [counts[(k, v)] for _, k, v in rows],
-        }
-    )
+from link_world import incidence
 
 
 def test_the_core_is_the_operators_web_not_a_pair_inside_the_cluster() -> None:
@@ -35,7 +21,7 @@ def test_the_core_is_the_operators_web_not_a_pair_inside_the_cluster() -> None:
     rows += [(a, "family", "fam-public") for a in [*operator, "org1", "org2", "solo"]]  # wording: not identity
     clusters = pa.table({"account_id": [*operator, "org1", "org2", "solo"], "cluster_id": [7] * 9})
     con = duckdb.connect()
-    per_cluster, per_account = link_summary(_incidence(rows), clusters, con)
+    per_cluster, per_account = link_summary(incidence(rows), clusters, con)
     tied = dict(zip(per_account["account_id"].to_pylist(), per_account["identity_tied"].to_pylist(), strict=True))
     assert {a for a, t in tied.items() if t} == set(operator)
     row = per_cluster.to_pylist()[0]
