@@ -97,3 +97,28 @@ def test_plain_chat_is_chat_and_carries_no_flags() -> None:
     assert caps.count("chat") >= 0.8 * len(CHAT)
     for flag in ("cot_elicitation", "reasoning_reconstruction", "rubric_grading", "refusal_probe"):
         assert not any(fp.exchanges.column(flag).to_pylist())
+
+
+def test_a_bounded_repetition_still_bounds_the_match() -> None:
+    """``cue_bits_array`` searches the open form of a pattern first (``Cue.scan``), then the exact one."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from distillguard.fingerprint.cues import cue_bits_array
+
+    cues = load_cues()
+    bit = 1 << CUES.index("reasoning")
+    near = "<num> boxes were packed in the morning, then the van left. how long did the trip take?"
+    far = "<num> boxes were packed. " + "the shelf is tidy and the room is quiet; " * 10 + "how long did the trip take?"
+    assert len(far) > 300 + len("<num>") and "?" not in far[:-1]
+    bits = cue_bits_array(pa.array([near, far, None], pa.string()), cues, threads=1)
+    assert bits[0] & bit and not bits[1] & bit and bits[2] == 0  # 300 characters is the pattern's reach
+    reasoning = cues[CUES.index("reasoning")]
+    assert reasoning.scan != reasoning.pattern
+    texts = pa.array([near, far] * 600, pa.string())  # enough rows for the two-thread path
+    exact = np.zeros(len(texts), dtype=np.int64)
+    for i, cue in enumerate(cues):
+        hit = pc.fill_null(pc.match_substring_regex(pc.utf8_lower(texts), cue.pattern), False)
+        exact |= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int64) << i
+    assert (cue_bits_array(texts, cues) == exact).all()

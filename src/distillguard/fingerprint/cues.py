@@ -83,6 +83,22 @@ class Cue:
     match: tuple[str, ...]
     no_match: tuple[str, ...]
 
+    @property
+    def scan(self) -> str:
+        """``pattern`` with every bounded repetition ``{m,n}`` left open (``{m,}``): it matches every text
+        ``pattern`` matches (and some more), and RE2 runs it as a small automaton where a repetition bounded
+        at hundreds of characters makes it fall back to its slow engine (the reasoning cue's word-problem
+        patterns: 0.15 s per 20k skeletons each, against 0.004 s open). ``cue_bits_array`` searches
+        ``pattern`` only in the texts ``scan`` found."""
+        return _open_repetitions(self.pattern)
+
+
+_BOUNDED = re.compile(r"(?<!\\)\{(\d+),\d+\}")
+
+
+def _open_repetitions(pattern: str) -> str:
+    return _BOUNDED.sub(lambda m: "{" + m.group(1) + ",}", pattern)
+
 
 def _compile(name: str, key: str, patterns: Any) -> str:
     """The cue's patterns as one alternation, checked by the engine that runs it (RE2, in Arrow).
@@ -145,8 +161,18 @@ def cue_bits_array(skeletons: pa.Array, cues: tuple[Cue, ...], threads: int = 2)
     low = pc.utf8_lower(skeletons)
 
     def scan(i: int) -> npt.NDArray[np.int64]:
-        hit = pc.fill_null(pc.match_substring_regex(low, cues[i].pattern), False)
-        return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int64) << i
+        cue = cues[i]
+        if cue.scan == cue.pattern:
+            hit = np.asarray(
+                pc.fill_null(pc.match_substring_regex(low, cue.pattern), False).to_numpy(zero_copy_only=False)
+            )
+        else:  # the exact pattern only where its open form matched (the same result, see ``Cue.scan``)
+            hit = np.array(pc.fill_null(pc.match_substring_regex(low, cue.scan), False).to_numpy(zero_copy_only=False))
+            rows = np.flatnonzero(hit)
+            if len(rows):
+                exact = pc.match_substring_regex(low.take(pa.array(rows)), cue.pattern)
+                hit[rows] = np.asarray(pc.fill_null(exact, False).to_numpy(zero_copy_only=False))
+        return np.asarray(hit, dtype=np.int64) << i
 
     bits = np.zeros(len(skeletons), dtype=np.int64)
     if threads < 2 or len(skeletons) < 1024:
