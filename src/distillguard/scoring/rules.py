@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 import operator
 import re
+import string
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +225,7 @@ def apply_rules(table: pa.Table, rules: Sequence[Rule], *, explain: bool = True)
     cols = columns_of(table, rule_columns(rules))
     points = np.zeros(n, dtype=np.float64)
     evidence: list[list[str]] = [[] for _ in range(n)]
-    rows: list[dict[str, Any]] | None = None
+    values: dict[str, list[Any]] = {}  # the columns evidence sentences name, as Python values, read once
     for rule in rules:
         hit = rule.mask(cols, n)
         if not hit.any():
@@ -231,11 +233,27 @@ def apply_rules(table: pa.Table, rules: Sequence[Rule], *, explain: bool = True)
         points[hit] += rule.points
         if not explain:
             continue
-        if rows is None:
-            rows = table.to_pylist()
-        for i in np.flatnonzero(hit):
-            evidence[i].append(rule.explain(rows[i]))
+        names = [f for f in evidence_fields(rule) if f in table.column_names]
+        for f in names:
+            if f not in values:
+                values[f] = table[f].to_pylist()
+        for i in np.flatnonzero(hit).tolist():
+            evidence[i].append(rule.explain({f: values[f][i] for f in names}))
     return points, evidence
+
+
+@lru_cache(maxsize=1024)
+def _fields(template: str) -> tuple[str, ...]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return ()
+    return tuple(dict.fromkeys(f.split(".")[0].split("[")[0] for _, f, _, _ in parsed if f))
+
+
+def evidence_fields(rule: Rule) -> tuple[str, ...]:
+    """The columns a rule's evidence sentence names (``{n_exchanges}``, ``{cot_share:.0%}``)."""
+    return _fields(rule.evidence)
 
 
 def rule_matches(rule: Rule, example: Mapping[str, Any]) -> bool:
