@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares
@@ -339,7 +340,12 @@ def synchrony(
     if tbl.num_rows == 0:
         return pa.table({"cluster_id": pa.array([], pa.int64()), "synchrony": pa.array([], pa.float64())})
     cid = tbl["cluster_id"].to_numpy()
-    acc_codes = np.unique(tbl["account_id"].to_numpy(zero_copy_only=False), return_inverse=True)[1]
+    # Each account's rank among the distinct account ids (what np.unique's inverse gives), sorting only the
+    # distinct ids, not one Python string per (account, hour) row.
+    encoded = pc.dictionary_encode(tbl["account_id"].combine_chunks())
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[np.argsort(encoded.dictionary.to_numpy(zero_copy_only=False), kind="stable")] = np.arange(len(rank))
+    acc_codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
     hours = tbl["h"].to_numpy()
     counts = tbl["c"].to_numpy().astype(np.float64)
     bounds = np.flatnonzero(np.diff(cid)) + 1
