@@ -91,6 +91,8 @@ class Linkage:
     """account_id, cluster_id (int64); accounts with no tie form singleton clusters."""
 
 
+# Keys built from several columns (asn|pathway, client, params) are assembled once per group, not once per
+# exchange: grouped by the raw columns first, then by the key (two raw tuples may read as one key).
 _INCIDENCE_SQL = """
 WITH acc AS (SELECT account_id, count(*) AS n FROM {ex} GROUP BY account_id),
 fam AS (
@@ -101,16 +103,19 @@ raw AS (
   SELECT account_id, 'net' AS kind, client_net AS key, count(*) AS c FROM {ex}
     WHERE client_net IS NOT NULL GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'asn', CAST(client_asn AS VARCHAR) || '|' || coalesce(pathway, ''), count(*) FROM {ex}
-    WHERE client_asn IS NOT NULL GROUP BY ALL
+  SELECT account_id, 'asn', CAST(client_asn AS VARCHAR) || '|' || coalesce(pathway, ''), CAST(sum(c) AS BIGINT)
+    FROM (SELECT account_id, client_asn, pathway, count(*) AS c FROM {ex} WHERE client_asn IS NOT NULL GROUP BY ALL)
+    GROUP BY ALL
   UNION ALL
   SELECT account_id, 'payment', payment_fingerprint, count(*) FROM {ex}
     WHERE payment_fingerprint IS NOT NULL GROUP BY ALL
   UNION ALL
   SELECT account_id, 'user_agent', user_agent, count(*) FROM {ex} WHERE user_agent IS NOT NULL GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'client', concat_ws('|', ja4, ja3, http2_fingerprint, header_order), count(*) FROM {ex}
-    WHERE coalesce(ja4, ja3, http2_fingerprint, header_order) IS NOT NULL GROUP BY ALL
+  SELECT account_id, 'client', concat_ws('|', ja4, ja3, http2_fingerprint, header_order), CAST(sum(c) AS BIGINT)
+    FROM (SELECT account_id, ja4, ja3, http2_fingerprint, header_order, count(*) AS c FROM {ex}
+          WHERE coalesce(ja4, ja3, http2_fingerprint, header_order) IS NOT NULL GROUP BY ALL)
+    GROUP BY ALL
   UNION ALL
   SELECT account_id, 'email_domain', email_domain, count(*) FROM {ex} WHERE email_domain IS NOT NULL GROUP BY ALL
   UNION ALL
@@ -124,8 +129,11 @@ raw AS (
   UNION ALL
   SELECT account_id, 'params',
          concat_ws('|', api, model, CAST(max_tokens AS VARCHAR), CAST(thinking_budget AS VARCHAR),
-                   reasoning_effort, CAST(temperature AS VARCHAR), CAST(array_length(tools_offered) AS VARCHAR)),
-         count(*) FROM {ex} GROUP BY ALL
+                   reasoning_effort, CAST(temperature AS VARCHAR), CAST(n_tools AS VARCHAR)),
+         CAST(sum(c) AS BIGINT)
+    FROM (SELECT account_id, api, model, max_tokens, thinking_budget, reasoning_effort, temperature,
+                 array_length(tools_offered) AS n_tools, count(*) AS c FROM {ex} GROUP BY ALL)
+    GROUP BY ALL
   UNION ALL
   SELECT account_id, 'created', strftime(min(account_created), '%Y-%m-%d %H') || '|' || coalesce(min(pathway), ''),
          count(*) FROM {ex} WHERE account_created IS NOT NULL GROUP BY account_id
