@@ -116,7 +116,7 @@ def test_similar_agrees_with_decide(veto: float, join: float) -> None:
 
 @pytest.mark.parametrize(("k", "window"), [(2, None), (3, 2), (1, None), (4, 1)])
 def test_shingle_hashes_match_a_per_row_reference(k: int, window: int | None) -> None:
-    """The vectorised shingles equal a row-by-row reference: each k-gram mixes its words in order, a row
+    """The compiled shingles equal a row-by-row reference: each k-gram mixes its words in order, a row
     shorter than k is one shingle of all its words, an empty row has none, ``window`` keeps the ends."""
     import numpy as np
 

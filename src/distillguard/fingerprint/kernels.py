@@ -169,6 +169,60 @@ def lookup(keys: npt.NDArray[np.uint32], values: I64, queries: npt.NDArray[np.ui
     return out
 
 
+@njit(cache=True, nogil=True)
+def _shingles(
+    tok: npt.NDArray[np.uint64],
+    offsets: I64,
+    k: int,
+    window: int,
+    primes: npt.NDArray[np.uint64],
+    out_off: I64,
+    out: npt.NDArray[np.uint64],
+) -> None:  # pragma: no cover - compiled
+    n_p = primes.shape[0]
+    for r in range(offsets.shape[0] - 1):
+        start, end = offsets[r], offsets[r + 1]
+        length = end - start
+        if length == 0:
+            continue
+        n_sh = length - k + 1 if length >= k else 1
+        o = out_off[r]
+        for rank in range(n_sh):
+            if window >= 0 and rank >= window and rank < n_sh - window:
+                continue
+            p = start + rank
+            comb = np.uint64(0)
+            for j in range(k):
+                if j == 0 or p + j < end:  # a word past the row's end adds nothing
+                    comb ^= tok[p + j] * primes[j % n_p] + np.uint64(j)
+                comb ^= comb >> np.uint64(31)
+            out[o] = comb
+            o += 1
+
+
+def shingles(
+    tok: npt.NDArray[np.uint64], offsets: I64, k: int, window: int | None, primes: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], I64]:
+    """Hashes of word k-grams per row (see ``sketch.shingle_hashes``, which defines them), compiled: one
+    pass per kept shingle instead of k passes over every token."""
+    lengths = np.diff(offsets)
+    n_sh = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
+    kept = n_sh if window is None else np.minimum(n_sh, 2 * window)
+    out_off = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(kept, out=out_off[1:])
+    out = np.empty(int(out_off[-1]), dtype=np.uint64)
+    _shingles(
+        np.ascontiguousarray(tok, dtype=np.uint64),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        k,
+        -1 if window is None else window,
+        primes,
+        out_off,
+        out,
+    )
+    return out, out_off
+
+
 def _warm_up() -> None:
     sig = np.zeros((2, 8), dtype=np.uint16)
     pair = np.zeros(1, dtype=np.int64)
@@ -177,6 +231,7 @@ def _warm_up() -> None:
     majority_agreement(pair, sig[:1])
     lookup(np.zeros(1, dtype=np.uint32), pair, np.zeros(1, dtype=np.uint32))
     minhash(np.zeros(1, dtype=np.uint64), np.array([0, 1], dtype=np.int64), 8, 0)
+    shingles(np.zeros(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 2, None, np.ones(1, dtype=np.uint64))
 
 
 def warm_up() -> Future[None]:

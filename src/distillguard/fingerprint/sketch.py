@@ -40,6 +40,7 @@ _CJK = r"([\x{3040}-\x{30ff}\x{3400}-\x{9fff}\x{ac00}-\x{d7af}])"
 # Unicode punctuation, and whitespace (skeletons hold single spaces, but callers may pass other text).
 _PUNCT = "!\"#$%&'()*+,-./:;=?@[\\]^`{|}~“”‘’«»…–—―‐‑•·、。，！？：；（）「」『』【】〈〉《》・～¡¿\t\n\r\x0b\x0c\xa0"
 _PRIMES = tuple(np.uint64(p) for p in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
+_PRIME_ARRAY = np.array(_PRIMES, dtype=np.uint64)
 
 
 def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
@@ -73,36 +74,14 @@ def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
 def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) -> tuple[U64, I64]:
     """Hashes of word k-grams per row (a row shorter than k is one shingle of all its words).
 
-    ``window`` keeps only the first and last ``window`` shingles of each row.
+    A shingle starting at token p folds its words in order: ``h ^= tok[p + j] * P[j % 4] + j`` for each of
+    its k words (a word past the row's end adds nothing), then ``h ^= h >> 31``; ``P`` are the 64-bit odd
+    constants ``_PRIMES``. ``window`` keeps only the first and last ``window`` shingles of each row.
+    Compiled (``kernels.shingles``): one pass per kept shingle.
     """
-    n_rows = len(offsets) - 1
     if len(tok) == 0:
-        return tok, np.zeros(n_rows + 1, dtype=np.int64)
-    # Per-token row bounds by repeat, and the j-th word of a shingle as tok shifted by j (a slice, not a
-    # gather): a few sequential passes over the tokens, no fancy indexing.
-    n = len(tok)
-    lengths = np.diff(offsets)
-    start = np.repeat(offsets[:-1], lengths)
-    end = np.repeat(offsets[1:], lengths)  # exclusive end of each token's row
-    pos = np.arange(n)
-    comb = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(k):
-            m = n - j
-            term = tok[j:] * _PRIMES[j % len(_PRIMES)] + np.uint64(j)
-            if j:
-                term[pos[:m] + j >= end[:m]] = 0  # past the row's end: adds nothing
-            comb[:m] ^= term
-            comb ^= comb >> np.uint64(31)
-    short = np.repeat(lengths < k, lengths)
-    valid = np.where(short, pos == start, pos + k <= end)
-    if window is not None:
-        n_sh = np.repeat(np.where(lengths < k, np.minimum(lengths, 1), lengths - k + 1), lengths)
-        rank = pos - start
-        valid &= (rank < window) | (rank >= n_sh - window)
-    kept = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(valid, out=kept[1:])
-    return comb[valid], kept[offsets]
+        return tok, np.zeros(len(offsets), dtype=np.int64)
+    return kernels.shingles(tok, offsets, k, window, _PRIME_ARRAY)
 
 
 def signatures(flat: U64 | U32, offsets: I64, num_perm: int, seed: int) -> U32:
