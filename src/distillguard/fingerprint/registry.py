@@ -216,21 +216,21 @@ class Registry:
 
     def _skeleton_hashes(self, skeletons: pa.Array) -> list[int]:
         """Hash of each skeleton (``BLANK`` for an empty one); new skeletons are queued for sketching."""
-        seen, hashes = self._seen, self._hashes
+        seen = self._seen
         keys, empty = skeleton_hashes(skeletons, self._salt)
-        out: list[int] = []
-        new = np.zeros(len(skeletons), dtype=bool)
-        for i, (key, blank) in enumerate(zip(keys.tolist(), empty.tolist(), strict=True)):
-            if blank:
-                out.append(int(BLANK))
-                continue
-            if key not in seen:
-                seen.add(key)
-                hashes.append(key)
-                new[i] = True
-            out.append(key)
-        if new.any():
+        # The first row of each distinct skeleton in this batch, in row order; those not seen before are new.
+        rows = np.flatnonzero(~empty)
+        _, first = np.unique(keys[rows], return_index=True)
+        firsts = rows[np.sort(first)]
+        is_new = np.fromiter((k not in seen for k in keys[firsts].tolist()), dtype=bool, count=len(firsts))
+        new_keys = keys[firsts[is_new]].tolist()
+        seen.update(new_keys)
+        self._hashes.extend(new_keys)
+        if new_keys:
+            new = np.zeros(len(skeletons), dtype=bool)
+            new[firsts[is_new]] = True
             self._sketch(skeletons.filter(pa.array(new)))
+        out: list[int] = np.where(empty, BLANK, keys).tolist()
         return out
 
     def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
