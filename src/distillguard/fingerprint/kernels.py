@@ -1,10 +1,10 @@
-"""Compiled inner loops of the fingerprint stage (numba): MinHash, slot comparison of signature rows,
-union-find, slot-majority counting and a hash lookup.
+"""Compiled inner loops of the fingerprint stage (numba): word shingles, MinHash, slot comparison of
+signature rows, union-find, slot-majority counting and a hash lookup.
 
 Loops numpy can only express through temporaries as large as their input (comparing rows a[i] and b[i]
 gathers both into copies first; scipy's connected components builds a sparse matrix of every edge) or
 through Python objects (rensa returned MinHash rows as lists). Compiled, each is one pass that reads what
-it needs in place. All but ``minhash`` give exactly what their numpy forms gave (integer counts,
+it needs in place. All but ``minhash`` give exactly what their numpy forms gave (shingle hashes, integer counts,
 component minima); tests hold them equal.
 
 Compiled once per machine: ``cache=True`` keeps the machine code beside this module (numba's cache), so
