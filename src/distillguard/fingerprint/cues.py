@@ -160,18 +160,15 @@ def cue_bits_array(skeletons: pa.Array, cues: tuple[Cue, ...], threads: int = 2)
     cues shared among ``threads`` threads (Arrow's regex kernel releases the GIL; the machine has 2 cores)."""
     low = pc.utf8_lower(skeletons)
 
+    def matches(texts: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
+        return np.array(pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False))
+
     def scan(i: int) -> npt.NDArray[np.int64]:
         cue = cues[i]
-        if cue.scan == cue.pattern:
-            hit = np.asarray(
-                pc.fill_null(pc.match_substring_regex(low, cue.pattern), False).to_numpy(zero_copy_only=False)
-            )
-        else:  # the exact pattern only where its open form matched (the same result, see ``Cue.scan``)
-            hit = np.array(pc.fill_null(pc.match_substring_regex(low, cue.scan), False).to_numpy(zero_copy_only=False))
-            rows = np.flatnonzero(hit)
-            if len(rows):
-                exact = pc.match_substring_regex(low.take(pa.array(rows)), cue.pattern)
-                hit[rows] = np.asarray(pc.fill_null(exact, False).to_numpy(zero_copy_only=False))
+        hit = matches(low, cue.scan)
+        rows = np.flatnonzero(hit)
+        if cue.scan != cue.pattern and len(rows):  # the exact pattern only where its open form matched
+            hit[rows] = matches(low.take(pa.array(rows)), cue.pattern)
         return np.asarray(hit, dtype=np.int64) << i
 
     bits = np.zeros(len(skeletons), dtype=np.int64)

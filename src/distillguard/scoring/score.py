@@ -227,6 +227,7 @@ def score(
     prompts_v = _column(acc, "core_prompts", 0.0)
     rotation, cluster_rotation, n_ex = rotation_context(acc, ci)
     stays = off_pool(rotation, cluster_rotation, n_ex, rules)
+    nets = _column(acc, "n_nets", 0.0)
     member = membership(aff_v, size_v, tied, group, rules, prompts_v, a_points, stays)
     inherited = c_risk[ci] * member
     risk = np.maximum(a_risk, inherited)
@@ -260,7 +261,7 @@ def score(
         if stays[i] and c_risk[ci[i]] > float(rules.setting("flag_threshold")):
             ev.append(
                 f"in cluster {acc_cluster[i]}, whose accounts send {cluster_rotation[i]:.0%} of their requests from "
-                f"networks new to them (a rotating pool), while this account used {round(rotation[i] * n_ex[i])} "
+                f"networks new to them (a rotating pool), while this account used {int(nets[i])} "
                 f"network(s) for {int(n_ex[i])} exchanges: not operated with it: judged on its own"
             )
         if passer_by[i]:
