@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares
+from distillguard.fingerprint.stage import BLANK_USER
 from distillguard.linking.graph import IDENTITY_KINDS, identity_core, identity_ties
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -46,6 +47,8 @@ CLUSTER_DOC: dict[str, str] = {
     "large_budget_share": "share with large thinking budgets",
     "tool_result_share": "share returning tool results",
     "fabricated_share": "share carrying a conversation history its account never received",
+    "fabricated_account_share": "fabricated_share of each member account, averaged over the accounts (each counts "
+    "once: one heavy account's histories are not its cluster's)",
     "standalone_share": "share that is not a genuine continuation of its account's own conversation",
     "tools_offered_share": "share offering tools",
     "new_model_share": "share on models released during the log",
@@ -112,6 +115,7 @@ acc_stats AS (
          avg(CASE WHEN pivot_hours IS NOT NULL AND pivot_hours <= 24 THEN 1.0 ELSE 0.0 END) AS fast_pivot_share,
          avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy, avg(n_nets) AS mean_nets_per_account,
          sum(fabricated_share * n_exchanges) / sum(n_exchanges) AS fabricated_share,
+         avg(fabricated_share) AS fabricated_account_share,
          sum(standalone_share * n_exchanges) / sum(n_exchanges) AS standalone_share
   FROM a GROUP BY cluster_id
 ),
@@ -134,7 +138,7 @@ SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts A
        f.core_family_share, f.top_family_share, f.n_core_families,
        x.high_value_share, x.cot_share, x.reconstruction_share, x.coercion_share, x.rubric_share,
        x.rewrite_share, x.single_turn_share, x.thinking_share, x.large_budget_share, x.tool_result_share,
-       s.fabricated_share, s.standalone_share,
+       s.fabricated_share, s.fabricated_account_share, s.standalone_share,
        x.tools_offered_share, x.new_model_share, s.fast_pivot_share, s.mean_gap_cv, s.mean_hour_entropy,
        x.n_end_users
 FROM acc_stats s
@@ -148,19 +152,29 @@ ORDER BY s.cluster_id
 
 _CORE_SQL = """
 WITH x AS (
-  SELECT e.account_id, a.cluster_id, f.family_id
+  SELECT e.account_id, a.cluster_id, f.family_id, f.system_family_id AS sf, f.user_family_id AS uf
   FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
 ),
 size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
-fam AS (SELECT cluster_id, family_id, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL),
-everyone AS (
-  SELECT f.family_id, count(DISTINCT e.account_id) AS n_all
-  FROM {ex} e JOIN {fp} f USING (request_id) WHERE f.family_id IN (SELECT family_id FROM fam)
-  GROUP BY f.family_id
-)
-SELECT fam.cluster_id, fam.family_id FROM fam JOIN size USING (cluster_id) JOIN everyone USING (family_id)
-WHERE fam.n_acc >= greatest({min_accounts}, {min_share} * size.n) AND fam.n_acc >= {min_exclusive} * everyone.n_all
-ORDER BY fam.cluster_id, fam.family_id
+parts AS (
+  SELECT account_id, cluster_id, 0 AS kind, family_id AS k FROM x
+  UNION ALL SELECT account_id, cluster_id, 1, uf FROM x WHERE uf <> {blank_user}
+  UNION ALL SELECT account_id, cluster_id, 2, sf FROM x WHERE sf IS NOT NULL
+),
+used AS (SELECT DISTINCT account_id, cluster_id, kind, k FROM parts),
+everyone AS (SELECT kind, k, count(*) AS n_all FROM used GROUP BY kind, k),
+shared AS (
+  SELECT u.cluster_id, u.kind, u.k FROM used u JOIN size USING (cluster_id) JOIN everyone e USING (kind, k)
+  GROUP BY u.cluster_id, u.kind, u.k, size.n, e.n_all
+  HAVING count(*) >= greatest({min_accounts}, {min_share} * size.n) AND count(*) >= {min_exclusive} * e.n_all
+),
+combos AS (SELECT DISTINCT family_id, sf, uf FROM x WHERE sf IS NOT NULL)
+SELECT cluster_id, k AS family_id FROM shared WHERE kind = 0
+UNION
+SELECT su.cluster_id, c.family_id FROM combos c
+JOIN shared su ON su.kind = 1 AND su.k = c.uf
+JOIN shared ss ON ss.kind = 2 AND ss.k = c.sf AND ss.cluster_id = su.cluster_id
+ORDER BY 1, 2
 """
 
 _AFFINITY_SQL = """
@@ -204,10 +218,15 @@ def core_families(
 ) -> pa.Table:
     """cluster_id, family_id: the template families a cluster *shares*.
 
-    A family is shared by a cluster when at least ``min_share`` of its accounts (and ``min_accounts``) use
-    it, and it
-    is the cluster's own: at least ``min_exclusive`` of everyone using it is in the cluster. A template the
-    whole population uses (a greeting, a popular public prompt) is nobody's campaign template.
+    A template (a family, or the user-turn or system-prompt part of one) is shared by a cluster when at least
+    ``min_share`` of its accounts (and ``min_accounts``) use it, and it is the cluster's own: at least
+    ``min_exclusive`` of everyone using it is in the cluster. A template the whole population uses (a
+    greeting, a popular public prompt) is nobody's campaign template. A family is shared when it is, or when
+    both its user part and its system part are shared by the same cluster: an operator that pairs system
+    prompts and user templates from its own pools at random makes a family per pairing, each too rare to
+    count, while each part runs through the whole cluster. One part alone is not enough: a customer's
+    system prompt or opening line can match a campaign's by chance (a common assistant persona, a common
+    request), both at once much less often.
     """
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"])}):
         sql = _CORE_SQL.format(
@@ -216,6 +235,7 @@ def core_families(
             min_share=float(min_share),
             min_exclusive=float(min_exclusive),
             min_accounts=int(min_accounts),
+            blank_user=BLANK_USER,
         )
         return con.sql(sql).to_arrow_table()
 
