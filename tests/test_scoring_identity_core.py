@@ -77,27 +77,26 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
 
     acc = pa.table(
         {
-            "account_id": ["member", "straggler", "chatter", "borrower", "bystander", "customer"],
-            "cluster_id": [1, 2, 2, 2, 2, 2],
-            "cluster_size": [1, 5, 5, 5, 5, 5],
-            "affinity": [0.9, 0.0, 0.0, 0.0, 0.5, 0.0],
-            "foreign_cluster": [None, 1, 1, 1, 1, 1],
-            "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8, 0.8],
-            "foreign_exchanges": [0, 40, 40, 2, 40, 40],
-            "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0, 1.0],
+            "account_id": ["member", "straggler", "chatter", "borrower", "bystander", "customer", "small"],
+            "cluster_id": [1, 2, 2, 2, 2, 2, 2],
+            "cluster_size": [1, 6, 6, 6, 6, 6, 6],
+            "affinity": [0.9, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+            "foreign_cluster": [None, 1, 1, 1, 1, 1, 1],
+            "foreign_affinity": [0.0, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8],
+            "foreign_exchanges": [0, 40, 40, 2, 40, 40, 16],
+            "standalone_share": [1.0, 0.9, 0.2, 1.0, 1.0, 1.0, 0.7],
         }
     )
-    out = {
-        r["account_id"]: r
-        for r in adopt_stragglers(acc, default_rules(), np.array([1.0, 1.0, 1.0, 1.0, 1.0, -1.0])).to_pylist()
-    }
+    own_points = np.array([1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 0.0])
+    out = {r["account_id"]: r for r in adopt_stragglers(acc, default_rules(), own_points).to_pylist()}
     assert out["straggler"]["cluster_id"] == 1 and out["straggler"]["adopted"]
-    assert out["straggler"]["affinity"] == 0.8 and out["straggler"]["cluster_size"] == 2
+    assert out["straggler"]["affinity"] == 0.8 and out["straggler"]["cluster_size"] == 3
     assert out["chatter"]["cluster_id"] == 2  # its traffic there continues real conversations
     assert out["borrower"]["cluster_id"] == 2  # two borrowed prompts move nobody
     assert out["bystander"]["cluster_id"] == 2  # it sends its own cluster's templates
     assert out["member"]["cluster_id"] == 1 and not out["member"]["adopted"]
-    assert out["customer"]["cluster_id"] == 2  # nothing in its own behaviour points to harvesting
+    assert out["customer"]["cluster_id"] == 2  # its own behaviour speaks for it (negative points)
+    assert out["small"]["cluster_id"] == 1 and out["small"]["adopted"]  # no rule of its own either way
 
 
 def test_an_account_off_its_clusters_rotating_pool_carries_none_of_its_risk() -> None:

@@ -155,9 +155,10 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> p
     # A conversational user whose chats happen to open like a campaign's prompts is not moved: its traffic
     # there continues real conversations (positive evidence), where a campaign's is standalone.
     standalone = np.nan_to_num(_column(acc, "standalone_share", 0.0))
-    # ... and only an account whose own behaviour already points to harvesting (positive points from the
-    # account rules alone): sharing a campaign's wording is not enough to move a customer into it.
-    move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points > 0)
+    # ... and only an account with no evidence of legitimacy of its own (no negative points from the account
+    # rules alone): a customer whose own traffic speaks for it (real conversations, a verified enterprise's
+    # workload) is not moved by wording. A small account of a campaign has no rule of its own either way.
+    move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points >= 0)
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
     # An adopted account's prompts there: its exchanges in the new cluster's families, mostly standalone.
     prompts = np.where(move, hits, np.nan_to_num(_column(acc, "core_prompts", 0.0)))
