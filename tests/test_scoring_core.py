@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from cluster_world import one_exchange_each
 from distillguard.features.account import HIGH_VALUE
 from distillguard.fingerprint.stage import BLANK_USER
 from distillguard.scoring.cluster import cluster_features, core_families
@@ -86,21 +87,7 @@ def _acc(fabricated: list[float], n_exchanges: list[int]) -> pa.Table:
 
 
 def test_one_heavy_fabricator_is_not_its_clusters_fabrication() -> None:
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE exchanges AS SELECT 'r' || i AS request_id, 'a' || (i % 10) AS account_id FROM range(10) t(i)"
-    )
-    con.execute("ALTER TABLE exchanges ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2026-01-01 00:00:00+00'")
-    for col, typ in (("model", "VARCHAR"), ("n_assistant_turns", "INTEGER"), ("thinking_requested", "BOOLEAN"),
-                     ("thinking_budget", "INTEGER"), ("n_tool_results", "INTEGER"), ("end_user_id", "VARCHAR"),
-                     ("client_net", "VARCHAR"), ("tools_offered", "VARCHAR[]")):  # fmt: skip
-        con.execute(f"ALTER TABLE exchanges ADD COLUMN {col} {typ}")
-    con.execute(
-        "CREATE TABLE fp AS SELECT request_id, 1::BIGINT AS family_id, 'chat' AS capability, false AS cot_elicitation, "
-        "false AS reasoning_reconstruction, false AS trace_coercion, false AS rubric_grading, "
-        "false AS sensitive_rewrite FROM exchanges"
-    )
-    con.register("releases", pa.table({"model": pa.array([], pa.string())}))
+    con = one_exchange_each([f"a{i}" for i in range(10)])
     core = pa.table({"cluster_id": pa.array([], pa.int64()), "family_id": pa.array([], pa.int64())})
     # One account of 1000 requests, 90% with histories it never received, among nine of 10 requests without.
     acc = _acc([0.9] + [0.0] * 9, [1000] + [10] * 9)

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import duckdb
 import pyarrow as pa
 
+from cluster_world import one_exchange_each
 from distillguard.features.account import HIGH_VALUE
 from distillguard.scoring.cluster import cluster_features
 
 
 def test_a_payment_method_is_shared_only_across_organisations() -> None:
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE exchanges AS SELECT * FROM (VALUES ('r1', 'a'), ('r2', 'b'), ('r3', 'c'), ('r4', 'd'), "
-        "('r5', 'e'), ('r6', 'f')) t(request_id, account_id)"
-    )
-    con.execute("ALTER TABLE exchanges ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2026-01-01 00:00:00+00'")
-    for col, typ in (("model", "VARCHAR"), ("n_assistant_turns", "INTEGER"), ("thinking_requested", "BOOLEAN"),
-                     ("thinking_budget", "INTEGER"), ("n_tool_results", "INTEGER"), ("end_user_id", "VARCHAR"),
-                     ("client_net", "VARCHAR"), ("tools_offered", "VARCHAR[]")):  # fmt: skip
-        con.execute(f"ALTER TABLE exchanges ADD COLUMN {col} {typ}")
-    con.execute(
-        "CREATE TABLE fp AS SELECT request_id, 1::BIGINT AS family_id, 'chat' AS capability, false AS cot_elicitation, "
-        "false AS reasoning_reconstruction, false AS trace_coercion, false AS rubric_grading, "
-        "false AS sensitive_rewrite FROM exchanges"
-    )
+    con = one_exchange_each(list("abcdef"))
     created = datetime(2025, 1, 1, tzinfo=UTC)
     acc = pa.table(
         {
@@ -50,7 +36,6 @@ def test_a_payment_method_is_shared_only_across_organisations() -> None:
         }
     )
     core = pa.table({"cluster_id": pa.array([], pa.int64()), "family_id": pa.array([], pa.int64())})
-    con.register("releases", pa.table({"model": pa.array([], pa.string())}))
     cl = cluster_features(con, acc, exchanges="exchanges", fp="fp", high_value=HIGH_VALUE, large_budget=8000, core=core)
     shared = dict(zip(cl["cluster_id"].to_pylist(), cl["payment_shared_share"].to_pylist(), strict=True))
     assert shared == {1: 0.0, 2: 1.0}
