@@ -1,5 +1,5 @@
-"""A cluster's shared templates: a family counts when it is shared, or when both its parts are; and the cluster's
-fabrication is its accounts', not one heavy member's."""
+"""A cluster's shared templates: a family counts when it is shared, or when both its parts are; and a cluster's
+fabrication is spread over its accounts, not one heavy member's doing."""
 
 from __future__ import annotations
 
@@ -87,20 +87,33 @@ def _acc(fabricated: list[float], n_exchanges: list[int]) -> pa.Table:
 
 
 def test_one_heavy_fabricator_is_not_its_clusters_fabrication() -> None:
-    con = one_exchange_each([f"a{i}" for i in range(10)])
     core = pa.table({"cluster_id": pa.array([], pa.int64()), "family_id": pa.array([], pa.int64())})
+
+    def features(fabricated: list[float], n_exchanges: list[int]) -> dict[str, float]:
+        con = one_exchange_each([f"a{i}" for i in range(len(fabricated))])
+        acc = _acc(fabricated, n_exchanges)
+        cl = cluster_features(
+            con, acc, exchanges="exchanges", fp="fp", high_value=HIGH_VALUE, large_budget=8000, core=core
+        )
+        return {k: cl[k][0].as_py() for k in ("fabricated_share", "fabricated_top_share")}
+
     # One account of 1000 requests, 90% with histories it never received, among nine of 10 requests without.
-    acc = _acc([0.9] + [0.0] * 9, [1000] + [10] * 9)
-    cl = cluster_features(con, acc, exchanges="exchanges", fp="fp", high_value=HIGH_VALUE, large_budget=8000, core=core)
-    assert abs(cl["fabricated_share"][0].as_py() - 900 / 1090) < 1e-9  # of requests: the heavy account's
-    assert abs(cl["fabricated_account_share"][0].as_py() - 0.09) < 1e-9  # of accounts: one in ten
+    one = features([0.9] + [0.0] * 9, [1000] + [10] * 9)
+    assert abs(one["fabricated_share"] - 900 / 1090) < 1e-9  # of requests: the heavy account's
+    assert one["fabricated_top_share"] == 1.0  # all of them from that one account
+    # Ten fabricating accounts among thirty that do not (a campaign linked with customers): spread out.
+    spread = features([0.3] * 10 + [0.0] * 30, [100] * 40)
+    assert abs(spread["fabricated_share"] - 300 / 4000) < 1e-9
+    assert abs(spread["fabricated_top_share"] - 0.1) < 1e-9
+    assert features([0.0] * 3, [10] * 3)["fabricated_top_share"] is None  # nothing fabricated: no share
 
 
-def test_replay_cluster_view_averages_fabrication_over_accounts_seen() -> None:
+def test_replay_cluster_view_reads_the_largest_fabricator_running_share() -> None:
     names = list(_FLAGS)
-    cum = np.zeros((3, len(names) + 1))
-    cum[:, 0] = [100, 10, 0]  # exchanges so far; the third account has sent nothing yet
-    cum[:, 1 + names.index("fabricated")] = [90, 0, 0]
-    view = _cluster_view(cum, names, np.array([0, 0, 0]), 1, {})
-    assert view["fabricated_share"][0] == 90 / 110
-    assert view["fabricated_account_share"][0] == 0.45  # (0.9 + 0) / two accounts seen
+    cum = np.zeros((4, len(names) + 1))
+    cum[:, 0] = [100, 10, 0, 50]  # exchanges so far; the third account has sent nothing yet
+    cum[:, 1 + names.index("fabricated")] = [90, 10, 0, 0]
+    view = _cluster_view(cum, names, np.array([0, 0, 0, 1]), 2, {})
+    assert view["fabricated_share"][0] == 100 / 110
+    assert view["fabricated_top_share"][0] == 0.9  # 90 of the cluster's 100
+    assert np.isnan(view["fabricated_top_share"][1])  # nothing fabricated yet

@@ -47,8 +47,8 @@ CLUSTER_DOC: dict[str, str] = {
     "large_budget_share": "share with large thinking budgets",
     "tool_result_share": "share returning tool results",
     "fabricated_share": "share carrying a conversation history its account never received",
-    "fabricated_account_share": "fabricated_share of each member account, averaged over the accounts (each counts "
-    "once: one heavy account's histories are not its cluster's)",
+    "fabricated_top_share": "of the requests carrying a history their account never received, the share sent by "
+    "the one account that sends most of them (1: one member's doing, not its cluster's)",
     "standalone_share": "share that is not a genuine continuation of its account's own conversation",
     "tools_offered_share": "share offering tools",
     "new_model_share": "share on models released during the log",
@@ -115,7 +115,7 @@ acc_stats AS (
          avg(CASE WHEN pivot_hours IS NOT NULL AND pivot_hours <= 24 THEN 1.0 ELSE 0.0 END) AS fast_pivot_share,
          avg(gap_cv) AS mean_gap_cv, avg(hour_entropy) AS mean_hour_entropy, avg(n_nets) AS mean_nets_per_account,
          sum(fabricated_share * n_exchanges) / sum(n_exchanges) AS fabricated_share,
-         avg(fabricated_share) AS fabricated_account_share,
+         max(fabricated_share * n_exchanges) / nullif(sum(fabricated_share * n_exchanges), 0) AS fabricated_top_share,
          sum(standalone_share * n_exchanges) / sum(n_exchanges) AS standalone_share
   FROM a GROUP BY cluster_id
 ),
@@ -138,7 +138,7 @@ SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts A
        f.core_family_share, f.top_family_share, f.n_core_families,
        x.high_value_share, x.cot_share, x.reconstruction_share, x.coercion_share, x.rubric_share,
        x.rewrite_share, x.single_turn_share, x.thinking_share, x.large_budget_share, x.tool_result_share,
-       s.fabricated_share, s.fabricated_account_share, s.standalone_share,
+       s.fabricated_share, s.fabricated_top_share, s.standalone_share,
        x.tools_offered_share, x.new_model_share, s.fast_pivot_share, s.mean_gap_cv, s.mean_hour_entropy,
        x.n_end_users
 FROM acc_stats s

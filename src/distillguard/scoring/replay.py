@@ -145,8 +145,8 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
     seen = np.bincount(cid, weights=(cum[:, 0] > 0).astype(np.float64), minlength=n_clusters)
     n = sums[:, 0]
     col = {name: sums[:, i + 1] for i, name in enumerate(names)}
-    fab = np.zeros(n_clusters)  # each account's running fabricated share, averaged over the accounts seen
-    np.add.at(fab, cid, cum[:, 1 + names.index("fabricated")] / np.maximum(cum[:, 0], 1.0))
+    top = np.zeros(n_clusters)  # the largest running count of fabricated histories of one member
+    np.maximum.at(top, cid, cum[:, 1 + names.index("fabricated")])
     data: dict[str, object] = {
         **static,
         "n_accounts": np.where(seen > 0, seen, np.nan),
@@ -154,7 +154,7 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
         "exchanges_per_account": n / np.maximum(seen, 1.0),
         "core_family_share": col["core"] / np.maximum(n, 1.0),
         **_shares(col, n),
-        "fabricated_account_share": fab / np.maximum(seen, 1.0),
+        "fabricated_top_share": np.where(col["fabricated"] > 0, top / np.maximum(col["fabricated"], 1.0), np.nan),
     }
     return {k: np.asarray(v) for k, v in data.items()}
 
