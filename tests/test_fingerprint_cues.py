@@ -122,3 +122,28 @@ def test_a_bounded_repetition_still_bounds_the_match() -> None:
         hit = pc.fill_null(pc.match_substring_regex(pc.utf8_lower(texts), cue.pattern), False)
         exact |= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int64) << i
     assert (cue_bits_array(texts, cues) == exact).all()
+
+
+def test_an_instruction_reaches_a_wrapper_familys_exchanges_only_where_they_carry_it() -> None:
+    """One public question bank, two senders: a harvester wraps each question in instructions to put its
+    reasoning in tags (three wordings), an evaluator asks it plainly with an answer format. The template view
+    merges each question's variants into one family around the recurring question; the evaluator's prompts
+    carry no trace coercion of their own and must not inherit the harvester's."""
+    harvest = [
+        "Solve the following problem.\n---\n{q}\n---\nCompose your thought process inside <think></think> tags.",
+        "Resuelve el siguiente problema.\n---\n{q}\n---\nPut your reasoning inside <think> tags before the answer.",
+        "Work on this task:\n{q}\nWrite your reasoning inside <reasoning> tags, then answer.",
+    ]
+    plain = "Determine the correct answer.\nPrompt: {q}\nThe last line must be 'Answer: $ANSWER'."
+    rows = []
+    for i, q in enumerate(QUESTIONS[:12]):
+        rows += [{"first_user_text": w.format(q=q), "account_id": f"h{i % 5}"} for w in harvest]
+        rows.append({"first_user_text": plain.format(q=q), "account_id": "evaluator"})
+    fp = fingerprint([rows_to_table(rows)])
+    structure = {f["family_id"]: f["structure"] for f in fp.families.to_pylist()}
+    ex = fp.exchanges.to_pylist()
+    assert all(r["trace_coercion"] for r, row in zip(ex, rows, strict=True) if row["account_id"] != "evaluator")
+    evaluator = [r for r, row in zip(ex, rows, strict=True) if row["account_id"] == "evaluator"]
+    merged = [r for r in evaluator if structure[r["family_id"]] == "wrapper"]
+    assert len(merged) >= 3  # the mechanism is exercised: evaluator prompts inside the harvester's families
+    assert not any(r["trace_coercion"] for r in merged)

@@ -7,8 +7,9 @@ persisted DataFrame on Spark), never into Python memory as a whole: what the dri
 per unique skeleton and one per family. The SQL below reads the key table joined with three small
 tables the driver registers:
 
-- ``fp_sys`` / ``fp_usr`` (``hash``, ``fam``, ``pos``): the family of every unique skeleton and its position
-  in hash order (the id the ``SkeletonSet`` of its role uses);
+- ``fp_sys`` / ``fp_usr`` (``hash``, ``fam``, ``pos``, ``own``): the family of every unique skeleton, its
+  position in hash order (the id the ``SkeletonSet`` of its role uses) and, where its own text decides its
+  exchanges' flags (``stage.own_cues``), the cue bits of that text (null elsewhere);
 - ``fp_fam`` (``sys_key``, ``usr_fam``, ``family_id``): the id of each (system family, user family)
   combination, computed in Python (``stage.mix``) because no hash function is the same in every engine;
 - ``fp_class`` (``family_id``, ``capability`` and the flags): what classification decided per family.
@@ -34,7 +35,7 @@ KEYS = pa.schema(
 )
 """One row per exchange: what the families need of it."""
 
-SKELETON_MAP = pa.schema([pa.field("hash", pa.int64()), pa.field("fam", pa.int64()), pa.field("pos", pa.int64())])
+SKELETON_MAP = pa.schema([pa.field(name, pa.int64()) for name in ("hash", "fam", "pos", "own")])
 COMBOS = pa.schema(
     [pa.field("sys_key", pa.int64()), pa.field("usr_fam", pa.int64()), pa.field("family_id", pa.int64())]
 )
@@ -71,7 +72,8 @@ def _fx(keys: str, blank_user: int) -> str:
     struct = ", ".join(f"k.st_{s}" for s in STRUCT)
     return f"""
     SELECT k.request_id, coalesce(k.account_id, '') AS account_id, k.ts, k.ord, {struct},
-           s.fam AS sys_fam, s.pos AS sys_rank, coalesce(u.fam, {blank_user}) AS usr_fam, u.pos AS usr_rank
+           s.fam AS sys_fam, s.pos AS sys_rank, coalesce(u.fam, {blank_user}) AS usr_fam, u.pos AS usr_rank,
+           s.own AS sys_own, u.own AS usr_own
     FROM {keys} k LEFT JOIN fp_sys s ON k.sys = s.hash LEFT JOIN fp_usr u ON k.usr = u.hash"""
 
 
@@ -118,8 +120,15 @@ def representatives_sql(keys: str, blank_user: int, n: int) -> str:
 
 
 def exchanges_sql(keys: str, blank_user: int, ordered: bool) -> str:
-    """``tables.EXCHANGE_FP`` rows: each exchange with its family and what its family was classified as."""
-    flags = ", ".join(f"c.{f}" for f in FLAGS)
+    """``tables.EXCHANGE_FP`` rows: each exchange with its family and what its family was classified as.
+
+    Where the exchange's user skeleton carries its own cue bits (``usr_own`` not null: a skeleton merged into
+    its family by the template view), a flag of the family reaches it only if its own system prompt or first
+    user turn carries the cue too."""
+    flags = ", ".join(
+        f"(c.{f} AND (y.usr_own IS NULL OR ((y.usr_own | coalesce(y.sys_own, 0)) & {1 << i}) <> 0)) AS {f}"
+        for i, f in enumerate(FLAGS)
+    )
     order = " ORDER BY y.ord" if ordered else ""
     return f"""
     SELECT y.request_id, y.family_id, y.sys_fam AS system_family_id, y.usr_fam AS user_family_id,

@@ -263,10 +263,28 @@ def classify(
     return {c: np.bincount(rep_fam, weights=(bits >> i) & 1, minlength=n_fam) / n_rep for i, c in enumerate(CUES)}
 
 
-def _skeleton_map(skeletons: SkeletonSet, family: I64) -> pa.Table:
+def own_cues(skeletons: SkeletonSet, which: npt.NDArray[np.bool_], cues: tuple[Cue, ...]) -> pa.Array:
+    """Cue bits of the skeletons ``which`` selects, read from their own text; null for the others.
+
+    A family's flags are read on a few representatives and reach all its exchanges: right for a family of
+    one template, whose members share their instruction. A family the template view merged (``structure``
+    wrapper) is held together by a long recurring part, which can be shared *content* rather than a shared
+    instruction: the same public benchmark question sent by a harvester inside an instruction to put its
+    reasoning in tags and by an evaluation harness inside a plain answer format. There an instruction is
+    attributed to an exchange only if its own text carries it too (``keys.exchanges_sql``)."""
+    ids = np.flatnonzero(which)
+    own = np.zeros(len(skeletons), dtype=np.int64)
+    step = 1 << 16  # bounded temporaries
+    for lo in range(0, len(ids), step):
+        part = ids[lo : lo + step]
+        own[part] = cue_bits_array(pc.fill_null(skeletons.text_array(part), ""), cues)
+    return pa.array(own, mask=~which)
+
+
+def _skeleton_map(skeletons: SkeletonSet, family: I64, own: pa.Array) -> pa.Table:
     n = len(skeletons)
     return pa.Table.from_arrays(
-        [pa.array(skeletons.hashes().view(np.int64)), pa.array(family), pa.array(np.arange(n, dtype=np.int64))],
+        [pa.array(skeletons.hashes().view(np.int64)), pa.array(family), pa.array(np.arange(n, dtype=np.int64)), own],
         schema=SKELETON_MAP,
     )
 
@@ -299,7 +317,12 @@ def families(
     cues = cues if cues is not None else load_cues()
     sys_cl = cluster(system, config, template_view=False)
     usr_cl = cluster(user, config, template_view=config.template_view)
-    views = {"fp_sys": _skeleton_map(system, sys_cl.family), "fp_usr": _skeleton_map(user, usr_cl.family)}
+    wrapped = usr_cl.structure == 2
+    views = {
+        # A system prompt's own bits are read only beside a wrapped user turn: computed for all (few) of them.
+        "fp_sys": _skeleton_map(system, sys_cl.family, own_cues(system, np.ones(len(system), dtype=bool), cues)),
+        "fp_usr": _skeleton_map(user, usr_cl.family, own_cues(user, wrapped, cues)),
+    }
     with registered(con, views):
         combos = con.sql(combos_sql(keys, BLANK_USER)).to_arrow_table()
     sys_key = _ints(combos["sys_fam"], 0)
