@@ -38,7 +38,9 @@ clustered separately; ``family_id`` is the combination of the two. A family id i
 skeleton hash of its members, mixed: stable for a given input, independent of batch boundaries.
 Capability areas and flags come from the cue file ``cues.toml`` (read on up to ``representatives``
 skeleton texts per family) and structural shares over all its exchanges, decided once per family and
-attributed to its exchanges: an exchange carries a flag when its family's share reaches ``flag_share``.
+attributed to its exchanges: an exchange carries a flag when its family's share reaches ``flag_share`` and,
+in a family the template view merged, its own system prompt or first user turn carries the cue
+(``stage.own_cues``).
 Results depend on the exchanges, not on their order or batching: unique skeletons are clustered in hash
 order, a family's representatives are its skeletons with the smallest hashes, and its example, signature
 and structure come from its earliest exchange (``keys.aggregates_sql``). The part after the stream,
