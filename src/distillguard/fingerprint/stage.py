@@ -43,7 +43,7 @@ from distillguard.fingerprint.keys import (
     representatives_sql,
 )
 from distillguard.fingerprint.registry import Prepared, Registry, SkeletonSet
-from distillguard.fingerprint.tables import EXCHANGE_FP, FamilyRows, family_table
+from distillguard.fingerprint.tables import EXCHANGE_FP, STRUCTURES, FamilyRows, family_table
 from distillguard.sqlconn import SqlConnection, registered
 
 if TYPE_CHECKING:
@@ -317,7 +317,7 @@ def families(
     cues = cues if cues is not None else load_cues()
     sys_cl = cluster(system, config, template_view=False)
     usr_cl = cluster(user, config, template_view=config.template_view)
-    wrapped = usr_cl.structure == 2
+    wrapped = usr_cl.structure == STRUCTURES.index("wrapper")
     views = {
         # A system prompt's own bits are read only beside a wrapped user turn: computed for all (few) of them.
         "fp_sys": _skeleton_map(system, sys_cl.family, own_cues(system, np.ones(len(system), dtype=bool), cues)),
