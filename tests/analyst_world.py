@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.features import model_releases
+from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig, fingerprint
 from distillguard.pipeline import ingest_paths
 from distillguard.store import Store
@@ -111,11 +112,6 @@ def write_log(path: Path, seed: int = 5) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-_FP_COLUMNS = ["request_id", "account_id", "ts", "model", "system_text", "first_user_text", "last_user_text",
-               "n_user_turns", "n_assistant_turns", "n_tool_results", "tools_offered", "n_images",
-               "thinking_requested", "thinking_budget", "reasoning_effort"]  # fmt: skip
-
-
 def build_results(root: Path) -> tuple[Path, Path]:
     """Write log, store and results folder under ``root``; return (results folder, store)."""
     log = root / "log.jsonl"
@@ -125,7 +121,7 @@ def build_results(root: Path) -> tuple[Path, Path]:
     out = root / "results"
     out.mkdir()
     with Store.open(store_path) as store:
-        fps = fingerprint(store.iter_exchange_batches(_FP_COLUMNS), FingerprintConfig())
+        fps = fingerprint(store.iter_exchange_batches(list(FP_COLUMNS)), FingerprintConfig())
         store.write_table("fp_exchanges", fps.exchanges)
         store.write_table("fp_families", fps.families)
         store.write_table("model_releases", model_releases(store.connection))

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from distillguard.errors import InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
+from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
@@ -200,7 +201,7 @@ class _StoreEngine:
         driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL statement in the store: no
         per-exchange array lives in Python."""
         store = self.store
-        stage = collect_in_duckdb(store.connection, store.iter_exchange_batches(_FP_COLUMNS), config)
+        stage = collect_in_duckdb(store.connection, store.iter_exchange_batches(list(FP_COLUMNS)), config)
         with registered(self.con, stage.views):
             store.create_table_as("fp_exchanges", stage.exchanges_sql)
         store.drop_table("fp_keys")
@@ -246,12 +247,6 @@ class AnalyzeSummary:
             "seconds": self.seconds,
         }
 
-
-_FP_COLUMNS = [
-    "request_id", "account_id", "ts", "model", "system_text", "first_user_text", "last_user_text",
-    "n_user_turns", "n_assistant_turns", "n_tool_results", "tools_offered", "n_images",
-    "thinking_requested", "thinking_budget", "reasoning_effort",
-]  # fmt: skip
 
 Step = Callable[[str], None]
 

@@ -50,7 +50,16 @@ Design notes and measurements: docs/design/fingerprint.md.
 
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.fingerprint.cues import AREAS, FLAGS
-from distillguard.fingerprint.stage import Fingerprints, fingerprint
+from distillguard.fingerprint.stage import COLUMNS, Fingerprints, fingerprint
 from distillguard.fingerprint.tables import EXCHANGE_FP, FAMILIES
 
-__all__ = ["AREAS", "EXCHANGE_FP", "FAMILIES", "FLAGS", "FingerprintConfig", "Fingerprints", "fingerprint"]
+__all__ = [
+    "AREAS",
+    "COLUMNS",
+    "EXCHANGE_FP",
+    "FAMILIES",
+    "FLAGS",
+    "FingerprintConfig",
+    "Fingerprints",
+    "fingerprint",
+]

@@ -54,6 +54,12 @@ log = logging.getLogger(__name__)
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 REQUIRED = ("request_id", "account_id", "first_user_text")
+COLUMNS = (
+    *REQUIRED, "ts", "system_text", "n_assistant_turns", "n_tool_results", "tools_offered", "n_images",
+    "thinking_requested", "thinking_budget", "reasoning_effort",
+)  # fmt: skip
+"""The exchange columns the stage reads (``structure_bits``, ``timestamps``, the registries): an engine reads
+only these. Wide columns it does not read (the last user turn) cost reading and memory in every batch."""
 TS_NULL = np.iinfo(np.int64).min
 DEFAULT_CONFIG = FingerprintConfig()
 

@@ -27,18 +27,14 @@ from distillguard.fingerprint.cues import load_cues
 from distillguard.fingerprint.keys import KEYS as KEY_ROWS
 from distillguard.fingerprint.keys import key_batch
 from distillguard.fingerprint.registry import SkeletonSet, Sketches, role_salt, skeleton_hashes, sketch_skeletons
-from distillguard.fingerprint.stage import TS_NULL, families, structure_bits, timestamps
+from distillguard.fingerprint.stage import COLUMNS, TS_NULL, families, structure_bits, timestamps
 from distillguard.spark.sql import SparkSql
 from distillguard.sqlconn import registered
 from distillguard.text import mask_array
 
 log = logging.getLogger(__name__)
 
-FP_COLUMNS = (
-    "request_id", "account_id", "ts", "model", "system_text", "first_user_text", "last_user_text",
-    "n_user_turns", "n_assistant_turns", "n_tool_results", "tools_offered", "n_images",
-    "thinking_requested", "thinking_budget", "reasoning_effort",
-)  # fmt: skip
+
 ROLES = ("system", "user")
 _TEXT = {"system": "system_text", "user": "first_user_text"}
 
@@ -183,7 +179,7 @@ def fingerprint_frame(exchanges: Any, con: SparkSql, config: FingerprintConfig) 
     DataFrame (EXCHANGES columns): equal to the embedded engine's for the same rows."""
     from pyspark.sql import functions as F
 
-    cols = [c for c in FP_COLUMNS if c in exchanges.columns]
+    cols = [c for c in COLUMNS if c in exchanges.columns]
     keyed = exchanges.select(*cols).mapInArrow(row_keys(config), spark_schema(KEYS)).persist()
     try:
         skeletons = (
