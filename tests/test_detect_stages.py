@@ -34,6 +34,20 @@ def test_features_measure_what_they_say(con: duckdb.DuckDBPyConnection) -> None:
     assert 0.0 <= f["chat00"]["hour_entropy"] <= 1.0
 
 
+def test_distinct_counts_match_the_strings(con: duckdb.DuckDBPyConnection) -> None:
+    """The features count distinct *hashes* of the wide text columns: the same numbers as counting the
+    strings, NULL not counted as a value."""
+    f = {r["account_id"]: r for r in account_features(con).to_pylist()}
+    truth = con.execute(
+        "SELECT account_id, count(DISTINCT client_ip), count(DISTINCT client_net), count(DISTINCT user_agent), "
+        "count(DISTINCT end_user_id), count(end_user_id) FROM exchanges GROUP BY account_id"
+    ).fetchall()
+    assert len(truth) == len(f) and any(row[5] == 0 for row in truth)  # some accounts never name an end user
+    for acc, ips, nets, uas, users, _ in truth:
+        got = f[acc]
+        assert (got["n_ips"], got["n_nets"], got["n_user_agents"], got["n_end_users"]) == (ips, nets, uas, users)
+
+
 def test_linking_puts_the_hydra_in_one_cluster_without_its_neighbours(con: duckdb.DuckDBPyConnection) -> None:
     feats = account_features(con)
     link = link_accounts(con, feats["account_id"])

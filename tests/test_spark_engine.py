@@ -97,10 +97,12 @@ def _results_store_and_summary(runs: Path) -> None:
 def test_translation_keeps_duckdb_meaning() -> None:
     sql = to_spark_sql(
         "SELECT epoch(ts) AS t, first(c ORDER BY n DESC, c) AS top, list(k ORDER BY n DESC, k) AS ks, "
-        "avg(CASE WHEN x THEN 1.0 ELSE 0.0 END) AS s, min(ts) + to_microseconds(CAST(5 AS BIGINT)) AS m "
+        "avg(CASE WHEN x THEN 1.0 ELSE 0.0 END) AS s, min(ts) + to_microseconds(CAST(5 AS BIGINT)) AS m, "
+        "count(DISTINCT hash(u)) AS n "
         "FROM t GROUP BY ALL"
     ).upper()
     assert "UNIX_MICROS(TS) AS DOUBLE) / CAST(1000000 AS DOUBLE)" in sql  # not whole seconds
     assert "ELEMENT_AT(TRANSFORM(ARRAY_SORT(COLLECT_LIST(STRUCT(-(N) AS K0, C AS K1, C AS V)))" in sql
     assert "CAST(1.0 AS DOUBLE)" in sql  # a decimal average would keep only a few digits
     assert "TIMESTAMP_MICROS(UNIX_MICROS(MIN(TS)) + CAST(5 AS BIGINT))" in sql
+    assert "COUNT(DISTINCT XXHASH64(U))" in sql  # 64 bits, as DuckDB's hash; Spark's HASH has 32

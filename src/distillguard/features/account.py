@@ -151,9 +151,9 @@ FEATURE_DOC: dict[str, str] = {
 
 _SQL = """
 WITH x AS (
-  SELECT e.request_id, e.account_id, e.ts, e.model, e.country, e.client_ip, e.client_net, e.user_agent,
-         e.context_digest, e.reply_digest,
-         e.end_user_id, e.n_assistant_turns, e.n_tool_results, {n_tools},
+  SELECT e.request_id, e.account_id, e.ts, e.model, e.country, {client_ip}, {client_net}, {user_agent},
+         {context_digest}, {reply_digest},
+         {end_user_id}, e.n_assistant_turns, e.n_tool_results, {n_tools},
          e.n_images, e.thinking_requested, e.thinking_budget, e.input_tokens, e.output_tokens,
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
@@ -284,8 +284,21 @@ ORDER BY b.account_id
 """
 
 
+HASHED = ("client_ip", "client_net", "user_agent", "context_digest", "reply_digest", "end_user_id")
+"""Text columns the features only count distinct values of or compare for equality: the shared relation ``x``
+carries their 64-bit hashes (NULL kept NULL), not the strings. The relation is materialized and read by
+every aggregate; at 4M exchanges its strings made the query 9.2 s and 3.0 GiB, the hashes 7.9 s and 2.5 GiB
+(and under a 1 GB memory limit 27 -> 15 s: less to spill). Two values of one account colliding (2**-64 a
+pair) would count once."""
+
+
+def _hashed(col: str) -> str:
+    return f"CASE WHEN e.{col} IS NULL THEN NULL ELSE hash(e.{col}) END AS {col}"
+
+
 def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
     return _SQL.format(
+        **{c: _hashed(c) for c in HASHED},
         exchanges=exchanges,
         fp=fp,
         shared_accounts=int(cfg.shared_family_accounts),

@@ -11,6 +11,9 @@
 * ``a // b`` (integer division, also of doubles) becomes ``floor(CAST(a AS DOUBLE) / b)``.
 * A decimal literal (``1.0``) is a DECIMAL on Spark, and ``avg`` of decimals keeps only a few digits:
   every non-integer literal is cast to DOUBLE, as DuckDB's ``avg`` would return.
+* ``hash(x)`` is 64 bits in DuckDB and 32 bits (Murmur3) on Spark, where distinct counts over millions of
+  values would collide: it becomes ``xxhash64(x)``. The values differ between engines; every use keeps them
+  inside the query (distinct counts, equality), never in a result.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def to_spark_sql(text: str) -> str:
             return parse(sorted_list(node.this))
         if isinstance(node, exp.First) and isinstance(node.this, exp.Order):
             return parse(f"element_at({sorted_list(node.this)}, 1)")
+        if _is_call(node, "hash"):  # DuckDB's hash is 64-bit; Spark's ``hash`` is 32-bit Murmur3
+            return parse(f"xxhash64({', '.join(spark(a) for a in node.expressions)})")
         if isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit():
             return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
         return node
