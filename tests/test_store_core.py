@@ -115,3 +115,20 @@ def test_v1_store_migrates_to_digest_columns_and_keeps_ingesting(tmp_path: Path)
     with Store.open(path, read_only=True) as s:
         rows = s.exchanges_relation(["reply_digest"]).filter("reply_digest IS NOT NULL").fetchall()
         assert len(rows) == 4
+
+
+@pytest.mark.parametrize(("asked", "expect_capped"), [(None, False), ("none", False), ("NONE", False), ("300MB", True)])
+def test_analyze_engine_caps_duckdb_memory_unless_told_none(
+    tmp_path: Path, asked: str | None, expect_capped: bool
+) -> None:
+    """``analyze`` caps DuckDB at ``ANALYZE_MEMORY_LIMIT`` by default (AnalyzeOptions), at what it is given,
+    and leaves DuckDB's own default (a share of RAM, far above 300 MB here) for "none"."""
+    from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, AnalyzeOptions, _store_engine
+
+    assert AnalyzeOptions().memory_limit == ANALYZE_MEMORY_LIMIT
+    store = tmp_path / "s.duckdb"
+    Store.open(store).close()
+    with _store_engine(store, asked) as eng:
+        rows = eng.con.sql("SELECT current_setting('memory_limit') AS m").fetchall()
+    limit = str(rows[0][0])
+    assert (limit.endswith("MiB") and float(limit.split()[0]) < 400) == expect_capped, limit

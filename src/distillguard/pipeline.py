@@ -87,6 +87,13 @@ INGEST_THREADS = 1
 """DuckDB threads during ingest. Parsing (worker processes, or the main thread) keeps the other cores busy;
 more DuckDB threads only contend with it (measured: a third more CPU per committed row for no gain)."""
 
+ANALYZE_MEMORY_LIMIT = "1536MB"
+"""DuckDB's memory limit during ``analyze`` unless told otherwise (``AnalyzeOptions.memory_limit``; "none":
+DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
+query holds its whole working set: 4M exchanges peaked at 3.5 GiB, 2.5 GiB with this limit, in the same time
+(86.6 s against 90.2 s; 1M never reaches it). What stays above it is Python's per-skeleton state of the
+fingerprint stage (docs/design/memory.md)."""
+
 IngestOptions = ReadOptions
 """Options of ``ingest_paths``: size limit, batch size, privacy / keep-bodies (``ReadOptions``)."""
 
@@ -155,6 +162,7 @@ def _ingest_file(
 class AnalyzeOptions:
     """Options of ``analyze``. ``rules``: a rule file (default: the packaged one). ``replay_every``:
     checkpoint spacing for first-flag times (None: every flagged account is dated at the end of the log).
+    ``memory_limit``: DuckDB's memory limit (``ANALYZE_MEMORY_LIMIT`` by default, "none" for DuckDB's own).
     ``engine``: "duckdb" (embedded) or "spark" (``spark_master``: a Spark master URL; default: the active
     session, ``$SPARK_MASTER`` or ``local[*]``)."""
 
@@ -163,7 +171,7 @@ class AnalyzeOptions:
     fingerprint: FingerprintConfig = field(default_factory=FingerprintConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    memory_limit: str | None = None
+    memory_limit: str | None = ANALYZE_MEMORY_LIMIT
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str | None = None
 
@@ -213,7 +221,8 @@ class _StoreEngine:
 
 @contextmanager
 def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
-    with Store.open(path, memory_limit=memory_limit) as store:
+    limit = None if memory_limit is None or memory_limit.strip().lower() == "none" else memory_limit
+    with Store.open(path, memory_limit=limit) as store:
         yield _StoreEngine(store, str(path))
 
 

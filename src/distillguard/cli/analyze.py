@@ -14,7 +14,7 @@ from rich.table import Table
 
 from distillguard.alerts import write_alerts
 from distillguard.cli.app import app
-from distillguard.pipeline import AnalyzeOptions, analyze
+from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, AnalyzeOptions, analyze
 
 
 class Engine(StrEnum):
@@ -56,7 +56,10 @@ def analyze_cmd(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="Detection rule file (TOML); default: the packaged rules.")
     ] = None,
-    memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 6GB.")] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 6GB, or 'none' for DuckDB's own (80% of RAM)."),
+    ] = ANALYZE_MEMORY_LIMIT,
     alerts: Annotated[
         Path | None, typer.Option("--alerts", help="Also write SIEM alerts as ECS JSON lines to this file.")
     ] = None,
