@@ -132,3 +132,35 @@ def test_analyze_engine_caps_duckdb_memory_unless_told_none(
         rows = eng.con.sql("SELECT current_setting('memory_limit') AS m").fetchall()
     limit = str(rows[0][0])
     assert (limit.endswith("MiB") and float(limit.split()[0]) < 400) == expect_capped, limit
+
+
+def test_fingerprint_share_of_the_limit_is_set_and_restored(tmp_path: Path) -> None:
+    """The fingerprint stage runs with a third of the limit (not below 256 MiB); the limit comes back after."""
+    from distillguard.pipeline import _size_bytes, _store_engine, _StoreEngine
+
+    assert [_size_bytes(t) for t in ("1536MB", "1.5GiB", " 800 ", "2gb", "lots")] == [
+        1536 * 10**6,
+        int(1.5 * 2**30),
+        800,
+        2 * 10**9,
+        None,
+    ]
+    store = tmp_path / "s.duckdb"
+    Store.open(store).close()
+
+    def limit(eng: _StoreEngine) -> str:
+        return str(eng.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+    with _store_engine(store, "3GiB") as eng:
+        assert isinstance(eng, _StoreEngine)
+        before = limit(eng)
+        with eng._limit(1 / 3):
+            assert limit(eng) == "1.0 GiB"
+        assert limit(eng) == before == "3.0 GiB"
+        with eng._limit(0.01):
+            assert limit(eng) == "256.0 MiB"  # the floor
+    with _store_engine(store, "none") as eng:
+        assert isinstance(eng, _StoreEngine)
+        before = limit(eng)
+        with eng._limit(1 / 3):
+            assert limit(eng) == before  # no limit asked: none imposed
