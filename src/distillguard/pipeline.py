@@ -29,6 +29,7 @@ from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
+from distillguard.heap import release_freed_memory
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -262,20 +263,6 @@ def _size_bytes(text: str) -> int | None:
     return int(float(m.group(1)) * _UNITS[m.group(2) or ""]) if m else None
 
 
-def _release_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing elsewhere).
-
-    The fingerprint stage frees its batches' temporaries and its per-skeleton state when it ends, but the
-    allocator keeps the pages, and every later stage would start from that high-water mark: at 4M exchanges
-    the features began at 1.69 GiB resident, 1.28 GiB after this call."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 @dataclass(frozen=True)
 class _Results:
     accounts: pa.Table
@@ -399,7 +386,7 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     say("fingerprint")
     fams = eng.fingerprint(options.fingerprint)
     eng.keep("fp_families", fams)
-    _release_freed_memory()
+    release_freed_memory()
     lap("fingerprint")
     say("features")
     feats = account_features(con, config=options.features)
