@@ -1,6 +1,19 @@
-"""Handing freed memory back to the system between phases that each build and drop large temporaries."""
+"""The process's memory: its high-water mark, and handing freed pages back to the system between phases that
+each build and drop large temporaries."""
 
 from __future__ import annotations
+
+import sys
+
+
+def peak_rss_mib() -> float | None:
+    """This process's peak resident memory so far, in MiB (None where the platform cannot say)."""
+    try:
+        import resource
+    except ImportError:  # not Unix
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def release_freed_memory() -> None:

@@ -29,7 +29,7 @@ from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
-from distillguard.heap import release_freed_memory
+from distillguard.heap import peak_rss_mib, release_freed_memory
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -280,6 +280,8 @@ class AnalyzeSummary:
     campaigns: int
     families: int
     seconds: dict[str, float]
+    peak_rss_mib: float | None = None
+    """The process's peak resident memory when ``analyze`` returned (ingest included when it ran here)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -291,6 +293,7 @@ class AnalyzeSummary:
             "campaigns": self.campaigns,
             "template_families": self.families,
             "seconds": self.seconds,
+            "peak_rss_mib": self.peak_rss_mib,
         }
 
 
@@ -366,9 +369,11 @@ def analyze(
         campaigns=campaigns.num_rows,
         families=res.families.num_rows,
         seconds=seconds,
+        peak_rss_mib=peak_rss_mib(),
     )
     doc = summary.to_dict() | {
         "engine": options.engine,
+        "memory_limit": options.memory_limit if options.engine == "duckdb" else None,
         "rules": str(options.rules) if options.rules else "default",
         "replay_every_hours": options.replay_every.total_seconds() / 3600 if options.replay_every else None,
         "top_campaigns": [

@@ -99,4 +99,5 @@ def analyze_cmd(
     Console().print(
         f"{total:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in summary.seconds.items())}); "
         f"{summary.exchanges / max(total, 1e-9):,.0f} exchanges/s"
+        + (f"; peak RSS {summary.peak_rss_mib:,.0f} MiB" if summary.peak_rss_mib is not None else "")
     )
