@@ -71,3 +71,11 @@ def test_the_detector_never_imports_the_simulator() -> None:
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"(from|import)\s+distillguard\.(simulate|evaluate)", text), path
             assert not re.search(r"from\s+\.\.?(simulate|evaluate)", text), path
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused_before_any_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["analyze", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"), "--memory-limit", "lots"]
+    )
+    assert result.exit_code == 2 and "is not a size" in result.output
+    assert not (tmp_path / "o").exists()

@@ -136,9 +136,10 @@ def test_analyze_engine_caps_duckdb_memory_unless_told_none(
 
 def test_fingerprint_share_of_the_limit_is_set_and_restored(tmp_path: Path) -> None:
     """The fingerprint stage runs with a third of the limit (not below 256 MiB); the limit comes back after."""
-    from distillguard.pipeline import _size_bytes, _store_engine, _StoreEngine
+    from distillguard.heap import size_bytes
+    from distillguard.pipeline import _store_engine, _StoreEngine
 
-    assert [_size_bytes(t) for t in ("1536MB", "1.5GiB", " 800 ", "2gb", "lots")] == [
+    assert [size_bytes(t) for t in ("1536MB", "1.5GiB", " 800 ", "2gb", "lots")] == [
         1536 * 10**6,
         int(1.5 * 2**30),
         800,

@@ -3,7 +3,17 @@ each build and drop large temporaries."""
 
 from __future__ import annotations
 
+import re
 import sys
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(text: str) -> int | None:
+    """Bytes of a size as DuckDB writes them ("1536MB", "1.5GiB", "800000000"); None when it is not one."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b|b)?\s*", text.lower())
+    return int(float(m.group(1)) * _UNITS[m.group(2) or ""]) if m else None
 
 
 def peak_rss_mib() -> float | None:

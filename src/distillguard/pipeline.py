@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -29,7 +28,7 @@ from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
-from distillguard.heap import peak_rss_mib, release_freed_memory
+from distillguard.heap import peak_rss_mib, release_freed_memory, size_bytes
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
@@ -214,7 +213,7 @@ class _StoreEngine:
     def _limit(self, share: float) -> Iterator[None]:
         """DuckDB's memory limit lowered to ``share`` of the one the store was opened with (not below
         ``MIN_STAGE_MEMORY``) for the block; unchanged when it was opened without one."""
-        total = _size_bytes(self.memory_limit) if self.memory_limit else None
+        total = size_bytes(self.memory_limit) if self.memory_limit else None
         if total is None:
             yield
             return
@@ -250,17 +249,6 @@ def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
     limit = None if memory_limit is None or memory_limit.strip().lower() == "none" else memory_limit
     with Store.open(path, memory_limit=limit) as store:
         yield _StoreEngine(store, str(path), limit)
-
-
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def _size_bytes(text: str) -> int | None:
-    """Bytes of a DuckDB size ("1536MB", "1.5GiB", "800000000"); None when it is not one (DuckDB then
-    judges it as given)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b|b)?\s*", text.lower())
-    return int(float(m.group(1)) * _UNITS[m.group(2) or ""]) if m else None
 
 
 @dataclass(frozen=True)
