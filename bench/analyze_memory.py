@@ -4,7 +4,7 @@
 
 Runs `analyze` on an existing store (e.g. bench/_work/analyze/store-4000000.duckdb, made by
 bench/analyze.py) in a child process, samples the child's VmRSS from /proc and prints, per stage, its seconds
-and the lowest and highest RSS seen while it ran, then the child's own high-water mark (VmHWM). Linux only (/proc). The numbers in
+and the lowest and highest RSS seen while it ran, then the child's own high-water mark (``AnalyzeSummary.peak_rss_mib``). Linux only (/proc). The numbers in
 docs/design/memory.md come from this script.
 """
 
@@ -27,8 +27,8 @@ def step(name): print("STEP", name, time.time(), file=sys.stderr, flush=True)
 t0 = time.perf_counter()
 s = analyze([Path({store!r})], {out!r}, AnalyzeOptions(memory_limit={limit!r}), step=step)
 print("STEP end", time.time(), file=sys.stderr, flush=True)
-hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) // 1024
-print("DONE", round(time.perf_counter() - t0, 1), hwm, s.flagged, s.campaigns, s.families, file=sys.stderr, flush=True)
+print("DONE", round(time.perf_counter() - t0, 1), round(s.peak_rss_mib), s.flagged, s.campaigns, s.families,
+      file=sys.stderr, flush=True)
 """
 
 
@@ -80,7 +80,9 @@ def main() -> None:
         if seen:
             print(f"| {name} | {t1 - t0:.1f} | {min(seen):,.0f} | {max(seen):,.0f} |")
     seconds, hwm, flagged, campaigns, families = done.split()
-    print(f"\nanalyze {seconds} s, peak RSS {int(hwm):,} MiB (VmHWM; highest sample {max(r for _, r in samples):,.0f})")
+    print(
+        f"\nanalyze {seconds} s, peak RSS {int(hwm):,} MiB (high-water mark; highest sample {max(r for _, r in samples):,.0f})"
+    )
     print(f"(flagged {flagged}, campaigns {campaigns}, families {families})")
 
 

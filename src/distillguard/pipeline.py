@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from distillguard.errors import InputError
+from distillguard.errors import ConfigError, InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
@@ -167,6 +167,16 @@ def _ingest_file(
 # ---------------------------------------------------------------------------------------------- analyze
 
 
+def duckdb_memory_limit(text: str | None) -> str | None:
+    """The DuckDB memory limit ``text`` asks for: None for none ("none": DuckDB's own default, 80% of RAM),
+    else the size as given; a ``ConfigError`` for anything that is not a size."""
+    if text is None or text.strip().lower() == "none":
+        return None
+    if size_bytes(text) is None:
+        raise ConfigError(f"memory limit {text!r} is not a size (e.g. 1536MB, 2GiB) or 'none'")
+    return text
+
+
 @dataclass(frozen=True)
 class AnalyzeOptions:
     """Options of ``analyze``. ``rules``: a rule file (default: the packaged one). ``replay_every``:
@@ -183,6 +193,9 @@ class AnalyzeOptions:
     memory_limit: str | None = ANALYZE_MEMORY_LIMIT
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str | None = None
+
+    def __post_init__(self) -> None:
+        duckdb_memory_limit(self.memory_limit)  # a bad limit fails here, before any ingest
 
 
 class Engine(Protocol):
@@ -246,7 +259,7 @@ class _StoreEngine:
 
 @contextmanager
 def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
-    limit = None if memory_limit is None or memory_limit.strip().lower() == "none" else memory_limit
+    limit = duckdb_memory_limit(memory_limit)
     with Store.open(path, memory_limit=limit) as store:
         yield _StoreEngine(store, str(path), limit)
 

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from distillguard.alerts import write_alerts
 from distillguard.cli.app import app
-from distillguard.heap import size_bytes
-from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, AnalyzeOptions, analyze
+from distillguard.errors import ConfigError
+from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, AnalyzeOptions, analyze, duckdb_memory_limit
 
 
 class Engine(StrEnum):
@@ -72,10 +72,10 @@ def analyze_cmd(
     console = Console(stderr=True)
     if spark_master and engine is not Engine.spark:
         raise typer.BadParameter("--spark-master needs --engine spark")
-    if memory_limit.strip().lower() != "none" and size_bytes(memory_limit) is None:
-        raise typer.BadParameter(
-            f"{memory_limit!r} is not a size (e.g. 1536MB, 2GiB) or 'none'", param_hint="--memory-limit"
-        )
+    try:
+        duckdb_memory_limit(memory_limit)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--memory-limit") from None
     options = AnalyzeOptions(
         rules=rules,
         replay_every=parse_duration(replay_every),

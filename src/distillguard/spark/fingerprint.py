@@ -34,7 +34,6 @@ from distillguard.text import mask_array
 
 log = logging.getLogger(__name__)
 
-
 ROLES = ("system", "user")
 _TEXT = {"system": "system_text", "user": "first_user_text"}
 
