@@ -97,6 +97,32 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
     assert out["member"]["cluster_id"] == 1 and not out["member"]["adopted"]
     assert out["customer"]["cluster_id"] == 2  # its own behaviour speaks for it (negative points)
     assert out["small"]["cluster_id"] == 1 and out["small"]["adopted"]  # no rule of its own either way
+    # A member of an organisation (an identity-defined cluster's core) stays, whatever wording it shares.
+    organised = np.array([False, True, False, False, False, False, False])
+    out = {r["account_id"]: r for r in adopt_stragglers(acc, default_rules(), own_points, organised).to_pylist()}
+    assert out["straggler"]["cluster_id"] == 2 and not out["straggler"]["adopted"]
+    assert out["small"]["cluster_id"] == 1 and out["small"]["adopted"]
+
+
+def test_organisation_members_are_the_core_of_a_cluster_its_core_defines() -> None:
+    """A classroom tied by its campus network is an organisation; three accounts of a large cluster that share
+    a residential /24 (a proxy exit beside two real users) are not."""
+    from distillguard.scoring.score import organisation_members
+
+    students = [f"s{i}" for i in range(10)]
+    crowd = [f"u{i}" for i in range(20)]
+    rows = [(a, "net", "10.1.2.0/24") for a in students]
+    rows += [(a, "email_domain", "school.edu") for a in students[:9]]
+    rows += [(a, "net", "203.0.113.0/24") for a in crowd[:3]]  # three of twenty share a /24
+    rows += [(a, "family", "fam-public") for a in [*students, *crowd]]  # wording: not identity
+    clusters = pa.table({"account_id": [*students, *crowd], "cluster_id": [1] * 10 + [2] * 20})
+    member = organisation_members(duckdb.connect(), incidence(rows), clusters, default_rules())
+    assert member[:10].all()  # the whole class: its core is the cluster
+    assert not member[10:].any()  # a core of 3 in 20 defines nothing
+    # a student alone on the campus network (not in the core) is not a member
+    alone = pa.table({"account_id": [*students, "x"], "cluster_id": [1] * 11})
+    member = organisation_members(duckdb.connect(), incidence(rows), alone, default_rules())
+    assert member[:10].all() and not member[10]
 
 
 def test_an_account_off_its_clusters_rotating_pool_carries_none_of_its_risk() -> None:

@@ -130,6 +130,18 @@ def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.n
     return np.asarray(~tied & (group_share >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
 
 
+def organisation_members(con: SqlConnection, incidence: pa.Table, clusters: pa.Table, rules: RuleSet) -> np.ndarray:
+    """Per row of ``clusters`` (account_id, cluster_id): the account is in its cluster's identity core and the
+    cluster is identity-defined (the core holds ``identity_group_share`` of it; see ``membership``)."""
+    per_cluster, per_account = link_summary(incidence, clusters, con)
+    core_share = per_cluster["identity_core_share"].to_pylist()
+    share = dict(zip(per_cluster["cluster_id"].to_pylist(), core_share, strict=True))
+    group = np.array([share.get(c, 0.0) or 0.0 for c in clusters["cluster_id"].to_pylist()], dtype=np.float64)
+    tied = dict(zip(per_account["account_id"].to_pylist(), per_account["identity_tied"].to_pylist(), strict=True))
+    member = np.array([bool(tied.get(a)) for a in clusters["account_id"].to_pylist()], dtype=bool)
+    return np.asarray(member & (group >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
+
+
 def _with_sizes(acc: pa.Table) -> pa.Table:
     """``acc`` (one row per account, with cluster_id) plus cluster_size, sorted by account_id."""
     sizes = (
@@ -138,7 +150,9 @@ def _with_sizes(acc: pa.Table) -> pa.Table:
     return _join(acc, sizes, "cluster_id").sort_by("account_id")
 
 
-def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> pa.Table:
+def adopt_stragglers(
+    acc: pa.Table, rules: RuleSet, own_points: np.ndarray, organised: np.ndarray | None = None
+) -> pa.Table:
     """Move each account that sends almost nothing in its own cluster's shared families but mostly another
     cluster's into that cluster (``adopted`` marks them; cluster_size is recounted).
 
@@ -146,6 +160,11 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> p
     can outweigh its content; what it sends says more. Needs ``adopt_min_exchanges`` of its exchanges in the
     other cluster's families, so one borrowed prompt moves nobody, and mostly standalone prompts.
     ``own_points``: each account's points from the account rules alone, before any cluster.
+    ``organised``: the members of identity-defined clusters (``organisation_members``) stay where they are.
+    Adoption corrects links made of weak keys; a member of a group most of whose accounts share a private
+    network, sign-up bursts or an e-mail domain belongs with it, whatever wording it shares with another
+    cluster: a classroom on its campus network whose course prompt wraps the same public questions as a
+    campaign's template.
     """
     floor, min_aff = float(rules.setting("affinity_floor")), float(rules.setting("min_affinity"))
     min_ex = float(rules.setting("adopt_min_exchanges", np.inf))
@@ -159,6 +178,8 @@ def adopt_stragglers(acc: pa.Table, rules: RuleSet, own_points: np.ndarray) -> p
     # rules alone): a customer whose own traffic speaks for it (real conversations, a verified enterprise's
     # workload) is not moved by wording. A small account of a campaign has no rule of its own either way.
     move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points >= 0)
+    if organised is not None:
+        move &= ~organised
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
     # An adopted account's prompts there: its exchanges in the new cluster's families, mostly standalone.
     prompts = np.where(move, hits, np.nan_to_num(_column(acc, "core_prompts", 0.0)))
@@ -189,7 +210,10 @@ def score(
     aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
     acc = _join(acc, aff, "account_id")
     own_points, _ = apply_rules(acc, rules.account, explain=False)
-    acc = adopt_stragglers(acc, rules, own_points)
+    organised = None
+    if incidence is not None:
+        organised = organisation_members(con, incidence, acc.select(["account_id", "cluster_id"]), rules)
+    acc = adopt_stragglers(acc, rules, own_points, organised)
     clusters = acc.select(["account_id", "cluster_id"])
 
     with registered(con, {"releases": releases}):
