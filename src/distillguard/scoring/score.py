@@ -125,21 +125,26 @@ def few_prompts(core_prompts: np.ndarray | None, own_points: np.ndarray | None, 
     return np.asarray(few & (own_points < 0), dtype=bool)
 
 
+def identity_defined(group_share: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """Accounts whose cluster is identity-defined: its identity core holds ``identity_group_share`` of it."""
+    return np.asarray(group_share >= float(rules.setting("identity_group_share", np.inf)), dtype=bool)
+
+
 def outsiders(tied: np.ndarray, group_share: np.ndarray, rules: RuleSet) -> np.ndarray:
     """Accounts in an identity-defined cluster (see ``membership``) that share none of its identities."""
-    return np.asarray(~tied & (group_share >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
+    return np.asarray(~tied & identity_defined(group_share, rules), dtype=bool)
 
 
 def organisation_members(con: SqlConnection, incidence: pa.Table, clusters: pa.Table, rules: RuleSet) -> np.ndarray:
     """Per row of ``clusters`` (account_id, cluster_id): the account is in its cluster's identity core and the
-    cluster is identity-defined (the core holds ``identity_group_share`` of it; see ``membership``)."""
+    cluster is identity-defined (``identity_defined``); the complement of ``outsiders`` within such clusters."""
     per_cluster, per_account = link_summary(incidence, clusters, con)
     core_share = per_cluster["identity_core_share"].to_pylist()
     share = dict(zip(per_cluster["cluster_id"].to_pylist(), core_share, strict=True))
     group = np.array([share.get(c, 0.0) or 0.0 for c in clusters["cluster_id"].to_pylist()], dtype=np.float64)
     tied = dict(zip(per_account["account_id"].to_pylist(), per_account["identity_tied"].to_pylist(), strict=True))
     member = np.array([bool(tied.get(a)) for a in clusters["account_id"].to_pylist()], dtype=bool)
-    return np.asarray(member & (group >= float(rules.setting("identity_group_share", np.inf))), dtype=bool)
+    return np.asarray(member & identity_defined(group, rules), dtype=bool)
 
 
 def _with_sizes(acc: pa.Table) -> pa.Table:
