@@ -65,13 +65,17 @@ class World:
         budget: int | None = None,
         ua: str = "anthropic-python/0.49.0",
         fabricated: bool = False,
+        history: int | None = None,
+        coercion: bool = False,
     ) -> None:
+        """``history``: the digest of a made-up history to carry (one few-shot prompt sent again and again)."""
         self.n += 1
         rid = f"req_{self.n:07d}"
         # A real conversation carries the reply this account received last; a fabricated one does not.
         context = None
         if assistant_turns > 0:
             context = -self.n if fabricated else self.last_reply.get(account, -self.n)
+            context = -history if history is not None else context
         self.last_reply[account] = self.n
         row = dict.fromkeys(EXCHANGE_COLUMNS)
         row.update(
@@ -118,7 +122,7 @@ class World:
                 capability=capability,
                 cot_elicitation=cot,
                 reasoning_reconstruction=reconstruction,
-                trace_coercion=False,
+                trace_coercion=coercion,
                 rubric_grading=False,
                 sensitive_rewrite=False,
                 refusal_probe=False,

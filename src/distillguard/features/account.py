@@ -137,6 +137,8 @@ FEATURE_DOC: dict[str, str] = {
     "history_share": "share carrying an earlier assistant turn (a conversation or tool-loop history)",
     "continuity_share": "of those, share whose last assistant turn is a reply this account really received",
     "fabricated_share": "share carrying a history the account never received: fabricated conversations",
+    "fabricated_distinct_share": "of those fabricated histories, the share that are distinct (by their last "
+    "assistant turn): a few-shot prompt repeats one made-up history, synthetic traces are each new",
     "standalone_share": "share that is not a genuine continuation of the account's own conversation "
     "(single-turn or fabricated history)",
     "pathway": "sign-up pathway",
@@ -171,7 +173,8 @@ replies AS (
   SELECT DISTINCT akey, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL
 ),
 continuity AS (
-  SELECT x.akey, count(*) AS n_ctx, count(r.d) AS n_cont
+  SELECT x.akey, count(*) AS n_ctx, count(r.d) AS n_cont,
+         count(DISTINCT CASE WHEN r.d IS NULL THEN x.context_digest END) AS n_fab_distinct
   FROM x LEFT JOIN replies r ON r.akey = x.akey AND r.d = x.context_digest
   WHERE x.context_digest IS NOT NULL GROUP BY x.akey
 ),
@@ -268,6 +271,7 @@ SELECT m.account_id, b.n_exchanges, b.first_ts, b.last_ts, b.active_days, c.acti
        coalesce(ct.n_ctx, 0) / b.n_exchanges AS history_share,
        ct.n_cont / ct.n_ctx AS continuity_share,
        coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS fabricated_share,
+       ct.n_fab_distinct / nullif(ct.n_ctx - ct.n_cont, 0) AS fabricated_distinct_share,
        b.single_turn_share + coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS standalone_share,
        p.pivot_hours,
        m.pathway, m.verified, m.country, m.org_id, m.payment_fingerprint, m.email_domain, m.account_created,

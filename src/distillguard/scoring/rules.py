@@ -75,8 +75,11 @@ class Rule:
     examples_no_match: tuple[Mapping[str, Any], ...] = ()
 
     def mask(self, table: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """Rows where every condition holds; a column the table lacks (not measured) holds nowhere."""
         out = np.ones(n, dtype=bool)
         for cond in self.conditions:
+            if cond.column not in table:
+                return np.zeros(n, dtype=bool)
             out &= cond.mask(table)
         return out
 

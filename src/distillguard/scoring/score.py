@@ -23,7 +23,18 @@ from distillguard.scoring.cluster import (
 from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_from_points
 from distillguard.sqlconn import SqlConnection, registered
 
-ACCOUNT_COLUMNS = (*FEATURE_DOC, "affinity", "core_prompts", "cluster_size", "adopted", "identity_tied")
+CLUSTER_CONTEXT: dict[str, str] = {
+    "cluster_identity_linked_share": "its cluster's identity_linked_share (see LINK_DOC)",
+    "cluster_payment_shared_share": "its cluster's payment_shared_share (see CLUSTER_DOC)",
+    "cluster_creation_burst_share": "its cluster's creation_burst_share (see CLUSTER_DOC)",
+}
+"""What an account rule may read of the account's cluster: the identity web around it (slow-moving facts that the
+replay also reads as final values). Wording an account shares with customers whom nothing else ties together is
+a public template, and the account is one customer among many, not one hand of an operator."""
+
+ACCOUNT_COLUMNS = (
+    *FEATURE_DOC, "affinity", "core_prompts", "cluster_size", "adopted", "identity_tied", *CLUSTER_CONTEXT,
+)  # fmt: skip
 CLUSTER_COLUMNS = (*CLUSTER_DOC, "synchrony", *LINK_DOC)
 
 
@@ -147,6 +158,14 @@ def organisation_members(con: SqlConnection, incidence: pa.Table, clusters: pa.T
     return np.asarray(member & identity_defined(group, rules), dtype=bool)
 
 
+def with_cluster_context(acc: pa.Table, cl: pa.Table) -> pa.Table:
+    """``acc`` plus the ``CLUSTER_CONTEXT`` columns of each account's cluster (null where ``cl`` lacks one:
+    without linking evidence no rule reading them holds)."""
+    have = [c for c in CLUSTER_CONTEXT if c.removeprefix("cluster_") in cl.column_names]
+    ctx = cl.select(["cluster_id", *(c.removeprefix("cluster_") for c in have)]).rename_columns(["cluster_id", *have])
+    return _join(acc.drop_columns([c for c in have if c in acc.column_names]), ctx, "cluster_id").sort_by("account_id")
+
+
 def _with_sizes(acc: pa.Table) -> pa.Table:
     """``acc`` (one row per account, with cluster_id) plus cluster_size, sorted by account_id."""
     sizes = (
@@ -242,6 +261,7 @@ def score(
             pa.array([kinds.get(c) for c in cl["cluster_id"].to_pylist()], links.schema.field("link_kinds").type),
         )
 
+    acc = with_cluster_context(acc, cl)
     center, slope = float(rules.setting("risk_center")), float(rules.setting("risk_slope"))
     a_points, a_evidence = apply_rules(acc, rules.account)
     a_risk = risk_from_points(a_points, center, slope)
