@@ -5,8 +5,9 @@ order, adding each bucket's counts to running totals and evaluating the same rul
 shares. Cost: one pass over the log plus (checkpoints × accounts) vector work, not one analysis per step.
 
 What the replay knows in hindsight (documented in docs/detection.md): the final clustering and its shared
-template families, and slow-moving cluster attributes (payment sharing, organisations, creation bursts,
-synchrony, infrastructure counts). Everything volume- or content-based is recomputed at each checkpoint
+template families, slow-moving cluster attributes (payment sharing, organisations, creation bursts,
+synchrony, infrastructure counts; the account rules read some through ``score.CLUSTER_CONTEXT``), and the
+account features with no running count here (``fabricated_distinct_share``, timing). Everything volume- or content-based is recomputed at each checkpoint
 from the exchanges seen so far, so an account is never flagged before it has sent the traffic that
 condemns it.
 """
