@@ -13,8 +13,10 @@ from detect_world import T0, World
 from distillguard.features import account_features, model_releases
 from distillguard.linking import link_accounts
 from distillguard.scoring import default_rules, score
+from distillguard.scoring.cluster import link_summary
 from distillguard.scoring.rules import Condition, Rule, columns_of
-from distillguard.scoring.score import with_cluster_context
+from distillguard.scoring.score import sender_links, with_cluster_context
+from link_world import incidence
 
 
 def _benchmark_users(*, operated: bool) -> dict[str, dict[str, object]]:
@@ -101,3 +103,28 @@ def test_cluster_context_joins_each_accounts_cluster() -> None:
     assert out["cluster_identity_linked_share"].to_pylist() == [0.9, 0.1, 0.1]
     assert out["cluster_payment_shared_share"].to_pylist() == [1.0, 0.0, 0.0]
     assert "cluster_creation_burst_share" not in out.column_names  # not measured: no column, no rule holds
+
+
+def test_ties_between_bystanders_are_not_ties_between_the_senders_of_a_template() -> None:
+    senders = [f"h{i}" for i in range(10)]  # ten evaluators sending one public benchmark, nothing else shared
+    chat = [f"c{i}" for i in range(10)]  # chat users who typed its questions, in pairs behind household networks
+    hydra = [f"x{i}" for i in range(6)]  # an operator's accounts, two per proxy network
+    rows = [(a, "family", "bench") for a in senders + chat]
+    rows += [(a, "net", f"home{i // 2}") for i, a in enumerate(chat)]
+    rows += [(a, "family", "tmpl") for a in hydra] + [(a, "net", f"proxy{i // 2}") for i, a in enumerate(hydra)]
+    acc = pa.table(
+        {
+            "account_id": senders + chat + hydra,
+            "cluster_id": [1] * 20 + [2] * 6,
+            "affinity": [0.9] * 10 + [0.2] * 10 + [0.95] * 6,
+        }
+    )
+    con = duckdb.connect()
+    whole, _ = link_summary(incidence(rows), acc.select(["account_id", "cluster_id"]), con)
+    assert dict(zip(whole["cluster_id"].to_pylist(), whole["identity_linked_share"].to_pylist(), strict=True)) == {
+        1: 0.5,  # the household pairs make half the cluster "identity-linked"
+        2: 1.0,
+    }
+    out = sender_links(con, incidence(rows), acc, default_rules())
+    got = dict(zip(out["cluster_id"].to_pylist(), out["sender_identity_linked_share"].to_pylist(), strict=True))
+    assert got == {1: 0.0, 2: 1.0}

@@ -66,6 +66,9 @@ LINK_DOC: dict[str, str] = {
     "identity_core_share": "share of accounts in the cluster's identity core: its largest group of members "
     "joined to each other by shared payments, client fingerprints, rare user agents, networks or bursts",
     "link_kinds": "kinds of key that tie members together, with how many accounts each ties",
+    "sender_identity_linked_share": "identity_linked_share among the members that send the cluster's shared "
+    "templates (affinity at least min_affinity): ties between the accounts that carry its template traffic, not "
+    "between bystanders linked beside them (two chat users on one household network)",
 }
 
 CONTENT_KINDS = ("family", "prompt", "system")

@@ -7,9 +7,9 @@ shares. Cost: one pass over the log plus (checkpoints × accounts) vector work, 
 What the replay knows in hindsight (documented in docs/detection.md): the final clustering and its shared
 template families, slow-moving cluster attributes (payment sharing, organisations, creation bursts,
 synchrony, infrastructure counts; the account rules read some through ``score.CLUSTER_CONTEXT``), and the
-account features with no running count here (``fabricated_distinct_share``, timing). Everything volume- or content-based is recomputed at each checkpoint
-from the exchanges seen so far, so an account is never flagged before it has sent the traffic that
-condemns it.
+account features with no running count here (``fabricated_distinct_share``, timing). Everything volume-
+or content-based is recomputed at each checkpoint from the exchanges seen so far, so an account is never
+flagged before it has sent the traffic that condemns it.
 """
 
 from __future__ import annotations

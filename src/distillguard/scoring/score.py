@@ -158,6 +158,20 @@ def organisation_members(con: SqlConnection, incidence: pa.Table, clusters: pa.T
     return np.asarray(member & identity_defined(group, rules), dtype=bool)
 
 
+def sender_links(con: SqlConnection, incidence: pa.Table, acc: pa.Table, rules: RuleSet) -> pa.Table:
+    """cluster_id, sender_identity_linked_share (``LINK_DOC``): the identity ties among the members whose traffic
+    is mostly the cluster's shared templates (affinity at least ``min_affinity``); 0 where none or one sends."""
+    aff = np.nan_to_num(_column(acc, "affinity", 0.0))
+    senders = acc.select(["account_id", "cluster_id"]).filter(pa.array(aff >= float(rules.setting("min_affinity"))))
+    per_cluster, _ = link_summary(incidence, senders, con)
+    share = per_cluster.select(["cluster_id", "identity_linked_share"])
+    share = share.rename_columns(["cluster_id", "sender_identity_linked_share"])
+    ids = pa.table({"cluster_id": pa.array(sorted(set(acc["cluster_id"].to_pylist())), pa.int64())})
+    out = _join(ids, share, "cluster_id")
+    filled = pc.fill_null(out["sender_identity_linked_share"].cast(pa.float64()), 0.0)
+    return out.set_column(1, "sender_identity_linked_share", filled)
+
+
 def with_cluster_context(acc: pa.Table, cl: pa.Table) -> pa.Table:
     """``acc`` plus the ``CLUSTER_CONTEXT`` columns of each account's cluster (null where ``cl`` lacks one:
     without linking evidence no rule reading them holds)."""
@@ -256,6 +270,7 @@ def score(
         acc = _join(acc, ties, "account_id")
         kinds = dict(zip(links["cluster_id"].to_pylist(), links["link_kinds"].to_pylist(), strict=True))
         cl = _join(cl, links.drop_columns(["link_kinds"]), "cluster_id")
+        cl = _join(cl, sender_links(con, incidence, acc, rules), "cluster_id")
         cl = cl.append_column(
             "link_kinds",
             pa.array([kinds.get(c) for c in cl["cluster_id"].to_pylist()], links.schema.field("link_kinds").type),
