@@ -97,10 +97,12 @@ def test_a_rule_reading_a_column_not_measured_holds_nowhere() -> None:
 
 def test_cluster_context_joins_each_accounts_cluster() -> None:
     acc = pa.table({"account_id": ["b", "a", "c"], "cluster_id": [2, 1, 2]})
-    cl = pa.table({"cluster_id": [1, 2], "identity_linked_share": [0.9, 0.1], "payment_shared_share": [1.0, 0.0]})
+    cl = pa.table(
+        {"cluster_id": [1, 2], "sender_identity_linked_share": [0.9, 0.1], "payment_shared_share": [1.0, 0.0]}
+    )
     out = with_cluster_context(acc, cl)
     assert out["account_id"].to_pylist() == ["a", "b", "c"]
-    assert out["cluster_identity_linked_share"].to_pylist() == [0.9, 0.1, 0.1]
+    assert out["cluster_sender_identity_linked_share"].to_pylist() == [0.9, 0.1, 0.1]
     assert out["cluster_payment_shared_share"].to_pylist() == [1.0, 0.0, 0.0]
     assert "cluster_creation_burst_share" not in out.column_names  # not measured: no column, no rule holds
 

@@ -24,7 +24,7 @@ from distillguard.scoring.rules import RuleSet, apply_rules, load_rules, risk_fr
 from distillguard.sqlconn import SqlConnection, registered
 
 CLUSTER_CONTEXT: dict[str, str] = {
-    "cluster_identity_linked_share": "its cluster's identity_linked_share (see LINK_DOC)",
+    "cluster_sender_identity_linked_share": "its cluster's sender_identity_linked_share (see LINK_DOC)",
     "cluster_payment_shared_share": "its cluster's payment_shared_share (see CLUSTER_DOC)",
     "cluster_creation_burst_share": "its cluster's creation_burst_share (see CLUSTER_DOC)",
 }
