@@ -173,7 +173,7 @@ replies AS (
   SELECT DISTINCT akey, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL
 ),
 continuity AS (
-  SELECT x.akey, count(*) AS n_ctx, count(r.d) AS n_cont,
+  SELECT x.akey, count(*) AS n_ctx, count(r.d) AS n_cont, count(*) - count(r.d) AS n_fab,
          count(DISTINCT CASE WHEN r.d IS NULL THEN x.context_digest END) AS n_fab_distinct
   FROM x LEFT JOIN replies r ON r.akey = x.akey AND r.d = x.context_digest
   WHERE x.context_digest IS NOT NULL GROUP BY x.akey
@@ -270,9 +270,9 @@ SELECT m.account_id, b.n_exchanges, b.first_ts, b.last_ts, b.active_days, c.acti
        p.new_model_share,
        coalesce(ct.n_ctx, 0) / b.n_exchanges AS history_share,
        ct.n_cont / ct.n_ctx AS continuity_share,
-       coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS fabricated_share,
-       ct.n_fab_distinct / nullif(ct.n_ctx - ct.n_cont, 0) AS fabricated_distinct_share,
-       b.single_turn_share + coalesce(ct.n_ctx - ct.n_cont, 0) / b.n_exchanges AS standalone_share,
+       coalesce(ct.n_fab, 0) / b.n_exchanges AS fabricated_share,
+       ct.n_fab_distinct / nullif(ct.n_fab, 0) AS fabricated_distinct_share,
+       b.single_turn_share + coalesce(ct.n_fab, 0) / b.n_exchanges AS standalone_share,
        p.pivot_hours,
        m.pathway, m.verified, m.country, m.org_id, m.payment_fingerprint, m.email_domain, m.account_created,
        (epoch(b.first_ts) - epoch(m.account_created)) / 86400.0 AS age_days_at_first
