@@ -154,12 +154,14 @@ def test_shingle_hashes_match_a_per_row_reference(k: int, window: int | None) ->
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_components_match_scipy(seed: int) -> None:
     """The compiled union-find labels components exactly as scipy's traversal does (in the order of each
-    component's smallest node), and ``_compress`` keeps that connectivity with one edge per node."""
+    component's smallest node), and the forest ``union`` builds edge list by edge list (as the LSH bands
+    arrive) ends in the same components, each node pointing at its component's smallest node."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from distillguard.fingerprint.sketch import _compress, components, local_ids
+    from distillguard.fingerprint.kernels import minima, union
+    from distillguard.fingerprint.sketch import components
 
     rng = np.random.default_rng(seed)
     n = 2000
@@ -167,10 +169,46 @@ def test_components_match_scipy(seed: int) -> None:
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
     _, expected = connected_components(graph, directed=False)
     assert components(n, edges).tolist() == expected.tolist()
-    idx = np.unique(edges)  # the nodes edges touch, as verified_edges passes them
-    small = _compress(idx, local_ids(n, idx), edges)
-    assert len(small) < len(idx)
-    assert components(n, small).tolist() == expected.tolist()
+    parent = np.arange(n, dtype=np.int64)
+    for part in np.array_split(edges, 7):
+        union(parent, part[:, 0], part[:, 1])
+    root = minima(parent)
+    first = {}
+    for node, label in enumerate(expected.tolist()):
+        first.setdefault(label, node)
+    assert root.tolist() == [first[label] for label in expected.tolist()]
+
+
+def test_band_pairs_chain_each_bucket_and_skip_what_is_joined() -> None:
+    """One band: every row is compared with the previous and the first row of its bucket (rows with the
+    band's slots equal), pairs reaching ``need`` come back, and a pair already joined is not compared."""
+    import numpy as np
+
+    from distillguard.fingerprint.kernels import band_pairs
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**16, size=(400, 12), dtype=np.uint64).astype(np.uint16)
+    sig[:, :3] = ((np.arange(400) // 2) % 6)[:, None]  # band 0: six buckets, each opened by an even row
+    sig[::2, 3:] = sig[0, 3:]  # even rows alike beyond the band, odd rows random
+    idx = np.arange(400, dtype=np.int64)
+    left, right = band_pairs(sig, idx, 0, 3, need=10, parent=np.arange(400, dtype=np.int64))
+    key = sig[:, 0]
+    assert len(left) > 0
+    assert all(key[a] == key[b] and a < b for a, b in zip(left.tolist(), right.tolist(), strict=True))
+    assert all((sig[a] == sig[b]).sum() >= 10 for a, b in zip(left.tolist(), right.tolist(), strict=True))
+    # every even row but its bucket's first pairs with an earlier even row (the previous row, or when that
+    # is an odd one, the first), and no odd row pairs
+    evens = {r for r in range(12, 400, 2)}
+    assert set(right.tolist()) == evens and set(left.tolist()) <= set(range(0, 400, 2))
+    # a forest that already joins everything: nothing is compared, nothing comes back
+    joined = np.zeros(400, dtype=np.int64)
+    assert len(band_pairs(sig, idx, 0, 3, need=10, parent=joined)[0]) == 0
+    # a subset of rows: positions in it come back
+    sub = np.arange(0, 400, 2, dtype=np.int64)
+    left, right = band_pairs(sig, sub, 0, 3, need=10, parent=np.arange(200, dtype=np.int64))
+    assert right.max() < 200 and all(
+        key[sub[a]] == key[sub[b]] for a, b in zip(left.tolist(), right.tolist(), strict=True)
+    )
 
 
 def test_majority_agreement_matches_the_sorting_form() -> None:

@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -90,13 +92,6 @@ def _re2(p: _Pass) -> str:
 _PY = tuple(_py(p) for p in _PASSES)
 _RE2 = tuple(_re2(p) for p in _PASSES)
 _PY_SCAN = tuple(re.compile(p.scan) if p.scan else None for p in _PASSES)
-# Whitespace as str.split() sees it; in Arrow, the rare non-ASCII kinds become a space first, so the
-# collapsing pattern stays ASCII (a class of multi-byte characters makes RE2 several times slower).
-_WS_ASCII = "".join(c for c in _WS_CHARS if c.isascii())
-_WS_WIDE = "".join(f"\\x{{{ord(c):x}}}" for c in _WS_CHARS if not c.isascii())
-_WS_ODD = "".join(f"\\x{{{ord(c):x}}}" for c in _WS_ASCII if c != " ")
-_WS_RUN_RE2 = f"[{_WS_ODD} ]{{2,}}|[{_WS_ODD}]"
-_WS_RUN_GATE = f"[{_WS_ODD}]|  "
 # The long-token pass in Python: same matches (maximal runs of 12+ token characters with a digit),
 # found the quicker way Python's engine allows (one simple pattern and a test per match).
 _LONG_RUN = re.compile(f"[{_T}]{{12,}}")
@@ -137,31 +132,54 @@ def mask(text: str, cap: int | None = None) -> str:
     return " ".join(text.replace(_KEEP, "").split())
 
 
-def _gate(p: _Pass) -> str | None:
-    if p.scan is not None:
-        return p.scan
-    if not p.gate:
-        return None
-    if all(len(g) == 1 for g in p.gate):
-        return "[" + "".join(re.escape(g) for g in p.gate) + "]"
-    return "|".join(re.escape(g) for g in p.gate)
+_LANGUAGE_NAMES = _LANGUAGES.split("|")
 
 
-_GATES = tuple(_gate(p) for p in _PASSES)
+@lru_cache(maxsize=1)
+def _bits() -> tuple[int | None, ...]:
+    """The ``textscan`` flags that gate each pass in ``mask_array`` (the same literals and scans as ``gate``
+    and ``scan``; the name pass, which has no gate in ``mask``, needs "[a-z,;:] [A-Z][a-z]")."""
+    from distillguard import textscan as ts
+
+    by_gate = {
+        ("`",): ts.BACKTICK,
+        ("://", "www.", "WWW.", "Www."): ts.URL,
+        ("@",): ts.AT,
+        ("/",): ts.SLASH,
+        ('"',): ts.DQUOTE,
+        ("“", "«", "「"): ts.UQUOTE,
+        ("'",): ts.SQUOTE,
+        ("_",): ts.UNDERSCORE,
+        ("<num>",): ts.NUM_TAG | ts.DIGIT,  # "<num>" typed by the user, or made by the number pass
+    }
+    by_scan = {_PASSES[9].scan: ts.LONG_ID, "[a-z][A-Z]": ts.CAMEL, _LANGUAGES: ts.LANGUAGE}
+    out: list[int | None] = []
+    for p in _PASSES:
+        if p.scan is not None:
+            out.append(by_scan[p.scan])
+        elif p.gate == tuple("0123456789"):
+            out.append(ts.DIGIT)
+        elif p.gate:
+            out.append(by_gate[p.gate])
+        else:
+            out.append(ts.NAME if p.rewrite == r"\1<name>" else None)
+    return tuple(out)
 
 
-def _replace(arr: pa.Array, pattern: str, rewrite: str, gate: str | None) -> pa.Array:
-    """One pass over the rows the gate lets through (a gate scan is far cheaper than a rewrite)."""
-    if gate is None:
-        return pc.replace_substring_regex(arr, pattern, rewrite)
-    hit = pc.fill_null(pc.match_substring_regex(arr, gate), False)
-    n_hit = pc.sum(hit).as_py() or 0
+def _replace_rows(
+    arr: pa.Array, pattern: str, rewrite: str, hit: npt.NDArray[np.bool_] | None, *, literal: bool = False
+) -> pa.Array:
+    """One pass over the rows ``hit`` marks (all rows when None)."""
+    replace = pc.replace_substring if literal else pc.replace_substring_regex
+    if hit is None:
+        return replace(arr, pattern, rewrite)
+    n_hit = int(hit.sum())
     if n_hit == 0:
         return arr
-    if 2 * n_hit > len(arr):
-        return pc.replace_substring_regex(arr, pattern, rewrite)
-    done = pc.replace_substring_regex(arr.filter(hit), pattern, rewrite)
-    return pc.replace_with_mask(arr, hit, done)
+    if 2 * n_hit > len(arr):  # filtering and merging back cost more than the rows left out
+        return replace(arr, pattern, rewrite)
+    mask = pa.array(hit)
+    return pc.replace_with_mask(arr, mask, replace(arr.filter(mask), pattern, rewrite))
 
 
 def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.Array:
@@ -179,13 +197,15 @@ def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.
                 parts.append(pc.utf8_slice_codeunits(sub, -tail))
             joined = pc.binary_join_element_wise(*parts, "")
             arr = pc.replace_with_mask(arr, long, joined)
-    arr = pc.replace_substring(arr, _KEEP, "")
-    for pattern, p, gate in zip(_RE2, _PASSES, _GATES, strict=True):
-        arr = _replace(arr, pattern, p.rewrite, gate)
-    arr = pc.replace_substring(arr, _KEEP, "")
-    arr = _replace(arr, f"[{_WS_WIDE}]", " ", f"[{_WS_WIDE}]")
-    arr = _replace(arr, _WS_RUN_RE2, " ", _WS_RUN_GATE)
-    return pc.utf8_trim(arr, _WS_ASCII)
+    from distillguard import textscan  # compiled scans: only the Arrow path pays numba's import
+
+    flags = textscan.gates(arr, _LANGUAGE_NAMES)
+    if (flags & textscan.MARK).any():  # a text holding the mark itself: removed first, as in ``mask``
+        arr = _replace_rows(arr, _KEEP, "", (flags & textscan.MARK) != 0, literal=True)
+        flags = textscan.gates(arr, _LANGUAGE_NAMES)
+    for pattern, p, bits in zip(_RE2, _PASSES, _bits(), strict=True):
+        arr = _replace_rows(arr, pattern, p.rewrite, None if bits is None else (flags & bits) != 0)
+    return textscan.collapse(arr, _WS_CHARS)
 
 
 @lru_cache(maxsize=65536)

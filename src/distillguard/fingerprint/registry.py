@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from distillguard.fingerprint import sketch
+from distillguard.fingerprint import kernels, sketch
 from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.text import mask_array
 
@@ -45,10 +45,8 @@ def role_salt(role: str) -> int:
 
 def skeleton_hashes(skeletons: pa.Array, salt: int) -> tuple[U64, npt.NDArray[np.bool_]]:
     """xxh64 (seeded with the role's salt) of each skeleton, and which skeletons are empty (no id)."""
-    values = skeletons.cast(pa.binary()).to_pylist()
-    empty = np.fromiter((not sk for sk in values), dtype=bool, count=len(values))
-    hashes = np.fromiter((xxhash.xxh64_intdigest(sk or b"", seed=salt) for sk in values), np.uint64, len(values))
-    return hashes, empty
+    empty = np.asarray(pc.fill_null(pc.equal(pc.binary_length(skeletons), 0), True), dtype=bool)
+    return kernels.string_hashes(skeletons, salt), empty
 
 
 class Sketches:
@@ -186,7 +184,7 @@ class Registry:
             encoded = encoded.combine_chunks()
         values = encoded.dictionary
         cache = self._raw_cache
-        keys = [xxhash.xxh64_intdigest(v or b"") for v in values.cast(pa.binary()).to_pylist()]
+        keys = kernels.string_hashes(values).tolist()
         got = [cache.get(k) for k in keys]
         miss = [i for i, h in enumerate(got) if h is None]
         masked = _mask_parallel(values.take(pa.array(miss, type=pa.int64())), self.config.text_cap) if miss else None

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
+from distillguard import textscan
 from distillguard.fingerprint import kernels
 
 U32 = npt.NDArray[np.uint32]
@@ -44,11 +44,11 @@ _PRIME_ARRAY = np.array(_PRIMES, dtype=np.uint64)
 
 
 def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
-    """64-bit hashes of the lower-cased word tokens of each text, flattened, with row offsets.
+    """64-bit hashes (XXH64) of the lower-cased word tokens of each text, flattened, with row offsets.
 
     A token is a space-separated word with punctuation stripped from its ends (a CJK character is a
-    word). Only non-regex kernels run on ASCII rows (a regex split costs a match per word); only the
-    distinct tokens of the batch are hashed in Python.
+    word). Lower-casing and the spacing of CJK rows run in Arrow's kernels; splitting, stripping and
+    hashing in one compiled pass over the text bytes (``kernels.word_hashes``).
     """
     arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
     low = pc.utf8_lower(arr)
@@ -56,19 +56,8 @@ def token_hashes(texts: list[str] | pa.Array) -> tuple[U64, I64]:
     if pc.any(wide).as_py():
         spaced = pc.replace_substring_regex(low.filter(wide), _CJK, r" \1 ")
         low = pc.replace_with_mask(low, wide, spaced)
-    parts = pc.split_pattern(low, " ")
-    # Punctuation is trimmed from the distinct raw tokens, not from every token: the same hashes, far
-    # fewer strings; row offsets come from the split's own list offsets.
-    encoded = pc.dictionary_encode(pc.list_flatten(parts))
-    vocab = pc.utf8_trim(encoded.dictionary, _PUNCT).cast(pa.binary()).to_pylist()
-    vocab_hash = np.fromiter((xxhash.xxh64_intdigest(t) for t in vocab), dtype=np.uint64, count=len(vocab))
-    codes = encoded.indices.to_numpy()
-    keep = np.array([len(t) > 0 for t in vocab], dtype=bool)[codes]  # drop what was only punctuation
-    list_offsets = parts.offsets.to_numpy().astype(np.int64)
-    kept = np.zeros(len(codes) + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept[1:])
-    offsets = kept[list_offsets - list_offsets[0]]
-    return vocab_hash[codes[keep]], offsets
+    data, offsets = textscan.utf8_buffers(low)
+    return kernels.word_hashes(data, offsets, _PUNCT)
 
 
 def shingle_hashes(tok: U64, offsets: I64, k: int, window: int | None = None) -> tuple[U64, I64]:
@@ -96,34 +85,11 @@ def equal_slots(sig: Slots, a: I64, b: I64) -> I64:
     return kernels.equal_slots(sig, a, b)
 
 
-def _band_key(sig: Slots, rows_idx: I64 | None, band: int, rows: int) -> U64:
-    """One 64-bit key per row for one band: a multiply-xor mix of the band's MinHash values."""
-    key = np.zeros(len(sig) if rows_idx is None else len(rows_idx), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for r in range(rows):
-            col = sig[:, band * rows + r]
-            key = (key ^ (col if rows_idx is None else col[rows_idx]).astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
-            key ^= key >> np.uint64(29)
-    return key
-
-
 def local_ids(n: int, idx: I64) -> I64:
     """Position of each of ``n`` nodes inside ``idx`` (-1 where absent): renumbers edges among ``idx``."""
     pos = np.full(n, -1, dtype=np.int64)
     pos[idx] = np.arange(len(idx), dtype=np.int64)
     return pos
-
-
-def _compress(idx: I64, local: I64, edges: I64) -> I64:
-    """The same connectivity with at most len(idx) - 1 edges: every node to its component's smallest node.
-
-    ``idx`` holds every node an edge may touch (``local``: their positions in it); the graph is built over
-    those alone, so a late round over a few rows left does not pay for every skeleton of the role.
-    """
-    m = len(idx)
-    root = kernels.component_minima(m, local[edges])
-    nodes = np.flatnonzero(root != np.arange(m))
-    return np.stack([idx[nodes], idx[root[nodes]]], axis=1)
 
 
 Accept = Callable[[I64, I64], npt.NDArray[np.bool_]]
@@ -133,48 +99,35 @@ def verified_edges(
     sig: Slots, active: npt.NDArray[np.bool_], bands: int, rows: int, threshold: float, accept: Accept | None = None
 ) -> I64:
     """Edges between active rows whose estimated Jaccard similarity (share of equal slots) reaches
-    ``threshold``, found among rows sharing an LSH bucket (neighbours after sorting by band key), and
-    that ``accept`` (if given) lets through.
+    ``threshold``, found among rows sharing an LSH bucket (each row against the previous row of its bucket,
+    ``kernels.band_pairs``), and that ``accept`` (if given) lets through.
 
-    Template traffic puts thousands of rows in one bucket in every band; the edge list is compressed to
-    one edge per node whenever it outgrows the node count, so memory stays linear in unique skeletons.
+    Edges are only ever read as connectivity: they go into a union-find forest as each band finds them,
+    and a later band does not compare a pair the forest already joins (template traffic puts thousands of
+    rows in one bucket in every band). The result is that connectivity with one edge per joined row (each
+    to its component's smallest row), so memory stays linear in unique skeletons.
     """
-    idx = np.flatnonzero(active)
-    n = len(sig)
+    idx = np.flatnonzero(active).astype(np.int64)
     if len(idx) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    sub = None if len(idx) == n else idx  # keys computed band by band, without copying signatures
     need = int(np.ceil(threshold * sig.shape[1] - 1e-9))
+    parent = np.arange(len(idx), dtype=np.int64)  # positions in idx
 
-    def band_edges(b: int) -> list[I64]:
-        key = _band_key(sig, sub, b, rows)
-        order = np.argsort(key)  # ties in any fixed order: which neighbours pair up only needs determinism
-        k = key[order]
-        same = np.flatnonzero(k[1:] == k[:-1])
-        found: list[I64] = []
-        for s in range(0, len(same), 1 << 16):  # bounded temporaries
-            part = same[s : s + (1 << 16)]
-            left, right = idx[order[part]], idx[order[part + 1]]
-            ok = equal_slots(sig, left, right) >= need
-            if accept is not None and ok.any():
-                hit = np.flatnonzero(ok)  # the extra test only on the pairs that passed this one
-                ok[hit] = accept(left[hit], right[hit])
-            if ok.any():
-                found.append(np.stack([left[ok], right[ok]], axis=1))
-        return found
+    def band_edges(b: int) -> tuple[I64, I64]:
+        left, right = kernels.band_pairs(sig, idx, b, rows, need, parent)
+        if accept is not None and len(left):
+            ok = accept(idx[left], idx[right])  # the extra test only on the pairs that passed this one
+            left, right = left[ok], right[ok]
+        return left, right
 
-    kept: list[I64] = []
-    size = 0
-    local = local_ids(n, idx)
-    # Two bands at a time: sorting and comparing release the GIL (the machine this targets has 2 cores).
-    # Edges are only ever read as connectivity, so the order they arrive in does not matter.
+    # Two bands at a time: the kernel releases the GIL (the machine this targets has 2 cores). Only this
+    # thread writes the forest; the order bands arrive in does not change what is connected.
     with ThreadPoolExecutor(2) as pool:
-        for found in pool.map(band_edges, range(bands)):
-            kept.extend(found)
-            size += sum(len(f) for f in found)
-            if size > 2 * len(idx):
-                kept, size = [_compress(idx, local, np.concatenate(kept))], len(idx)
-    return np.concatenate(kept) if kept else np.zeros((0, 2), dtype=np.int64)
+        for left, right in pool.map(band_edges, range(bands)):
+            kernels.union(parent, left, right)
+    root = kernels.minima(parent)
+    joined = np.flatnonzero(root != np.arange(len(idx)))
+    return np.stack([idx[joined], idx[root[joined]]], axis=1)
 
 
 def components(n: int, edges: I64) -> I64:
