@@ -80,6 +80,12 @@ def main() -> None:
             ["git", "worktree", "add", "--detach", str(tree), ref_id], check=True, capture_output=True, cwd=ROOT
         )
         try:
+            # Each side's compiled kernels are compiled once into its own tree's cache before any timing
+            # (a first analyze after a change to them compiles them: seconds that belong to neither side).
+            warm = "from distillguard.fingerprint import kernels; kernels._warm_up()"
+            for src in (tree / "src", ROOT / "src"):
+                env = {**os.environ, "PYTHONPATH": str(src)}
+                subprocess.run([sys.executable, "-c", warm], check=False, capture_output=True, cwd=tmp, env=env)
             for n in args.sizes:
                 _, store = prepare(Path(args.work), n, args.seed)
                 sides: dict[str, list[dict[str, Any]]] = {"ref": [], "new": []}

@@ -140,6 +140,9 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     rows = []
+    # Compiled kernels are compiled once per machine and cached (numba, beside the modules): a first analyze
+    # after installing or changing them compiles them (~8 s). Compile them before timing anything.
+    _child("import json; from distillguard.fingerprint import kernels; kernels._warm_up(); print(json.dumps({}))")
     for n in args.sizes:
         sim, store = prepare(work, n, args.seed)
         out = str(work / f"results-{n}")
