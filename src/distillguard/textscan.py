@@ -194,26 +194,19 @@ def _collapse(
         while p < e:
             c = int(data[p])
             if c < 0x80:
-                if ascii_ws[c]:
-                    pending = True
-                else:
-                    if pending and k > start:
-                        out[k] = 32
-                        k += 1
-                    pending = False
-                    out[k] = c
-                    k += 1
-                p += 1
-                continue
-            w = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
-            cp = c & (0x1F if w == 2 else (0x0F if w == 3 else 0x07))
-            for i in range(1, w):
-                cp = (cp << 6) | (int(data[p + i]) & 0x3F)
-            if cp == 0xE000:  # the language mark: dropped
-                p += w
-                continue
-            at = np.searchsorted(wide_ws, cp)
-            if at < wide_ws.shape[0] and wide_ws[at] == cp:
+                w = 1
+                space = bool(ascii_ws[c])
+            else:
+                w = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
+                cp = c & (0x1F if w == 2 else (0x0F if w == 3 else 0x07))
+                for i in range(1, w):
+                    cp = (cp << 6) | (int(data[p + i]) & 0x3F)
+                if cp == 0xE000:  # the language mark: dropped
+                    p += w
+                    continue
+                at = np.searchsorted(wide_ws, cp)
+                space = bool(at < wide_ws.shape[0] and wide_ws[at] == cp)
+            if space:
                 pending = True
             else:
                 if pending and k > start:

@@ -81,30 +81,6 @@ def _find(parent: I64, x: int) -> int:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _component_minima(n: int, left: I64, right: I64) -> I64:  # pragma: no cover - compiled
-    parent = np.arange(n)
-    for i in range(left.shape[0]):
-        ra = _find(parent, left[i])
-        rb = _find(parent, right[i])
-        if ra < rb:
-            parent[rb] = ra
-        elif rb < ra:
-            parent[ra] = rb
-    for x in range(n):
-        parent[x] = _find(parent, x)
-    return parent
-
-
-def component_minima(n: int, edges: I64) -> I64:
-    """The smallest node of each node's connected component (nodes 0..n-1, undirected ``edges``)."""
-    if len(edges) == 0:
-        return np.arange(n, dtype=np.int64)
-    e = np.asarray(edges, dtype=np.int64)
-    out: I64 = _component_minima(n, np.ascontiguousarray(e[:, 0]), np.ascontiguousarray(e[:, 1]))
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _union(parent: I64, left: I64, right: I64) -> None:  # pragma: no cover - compiled
     for i in range(left.shape[0]):
         ra = _find(parent, left[i])
@@ -133,6 +109,22 @@ def _minima(parent: I64) -> I64:  # pragma: no cover - compiled
 def minima(parent: I64) -> I64:
     """The smallest node of each node's component in the forest ``parent`` (flattened in place)."""
     out: I64 = _minima(parent)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _component_minima(n: int, left: I64, right: I64) -> I64:  # pragma: no cover - compiled
+    parent = np.arange(n)
+    _union(parent, left, right)
+    return _minima(parent)
+
+
+def component_minima(n: int, edges: I64) -> I64:
+    """The smallest node of each node's connected component (nodes 0..n-1, undirected ``edges``)."""
+    if len(edges) == 0:
+        return np.arange(n, dtype=np.int64)
+    e = np.asarray(edges, dtype=np.int64)
+    out: I64 = _component_minima(n, np.ascontiguousarray(e[:, 0]), np.ascontiguousarray(e[:, 1]))
     return out
 
 
