@@ -181,6 +181,37 @@ def gates(arr: pa.Array, languages: list[str]) -> I64:
     return out
 
 
+def char_set(chars: str) -> tuple[npt.NDArray[np.bool_], I64]:
+    """A set of characters for ``in_set``: a table of the ASCII ones, the others' code points sorted."""
+    codes = sorted({ord(c) for c in chars})
+    ascii_set = np.zeros(128, dtype=np.bool_)
+    ascii_set[[c for c in codes if c < 128]] = True
+    return ascii_set, np.array([c for c in codes if c >= 128], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def in_set(cp: int, ascii_set: npt.NDArray[np.bool_], wide_set: I64) -> bool:  # pragma: no cover - compiled
+    """Whether code point ``cp`` is in the set ``char_set`` made."""
+    if cp < 128:
+        return bool(ascii_set[cp])
+    i = np.searchsorted(wide_set, cp)
+    return bool(i < wide_set.shape[0] and wide_set[i] == cp)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def codepoint(data: U8, p: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The code point starting at byte ``p`` (valid UTF-8) and its length in bytes."""
+    b = int(data[p])
+    if b < 0x80:
+        return b, 1
+    if b < 0xE0:
+        return ((b & 0x1F) << 6) | (int(data[p + 1]) & 0x3F), 2
+    if b < 0xF0:
+        return ((b & 0x0F) << 12) | ((int(data[p + 1]) & 0x3F) << 6) | (int(data[p + 2]) & 0x3F), 3
+    cp = ((b & 0x07) << 18) | ((int(data[p + 1]) & 0x3F) << 12) | ((int(data[p + 2]) & 0x3F) << 6)
+    return cp | (int(data[p + 3]) & 0x3F), 4
+
+
 @njit(cache=True, nogil=True)
 def _collapse(
     data: U8, offsets: I64, ascii_ws: npt.NDArray[np.bool_], wide_ws: I64, out: U8, out_off: I64
@@ -192,20 +223,11 @@ def _collapse(
         start = k
         p = s
         while p < e:
-            c = int(data[p])
-            if c < 0x80:
-                w = 1
-                space = bool(ascii_ws[c])
-            else:
-                w = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
-                cp = c & (0x1F if w == 2 else (0x0F if w == 3 else 0x07))
-                for i in range(1, w):
-                    cp = (cp << 6) | (int(data[p + i]) & 0x3F)
-                if cp == 0xE000:  # the language mark: dropped
-                    p += w
-                    continue
-                at = np.searchsorted(wide_ws, cp)
-                space = bool(at < wide_ws.shape[0] and wide_ws[at] == cp)
+            cp, w = codepoint(data, p)
+            if cp == 0xE000:  # the language mark: dropped
+                p += w
+                continue
+            space = in_set(cp, ascii_ws, wide_ws)
             if space:
                 pending = True
             else:
@@ -225,10 +247,7 @@ def collapse(arr: pa.Array, whitespace: str) -> pa.Array:
     trimmed: ``" ".join(t.replace("\\ue000", "").split())`` when ``whitespace`` is what ``str.split`` splits
     on. Nulls stay null; the result is a ``string`` array."""
     data, offsets = utf8_buffers(arr)
-    codes = sorted({ord(c) for c in whitespace})
-    ascii_ws = np.zeros(128, dtype=np.bool_)
-    ascii_ws[[c for c in codes if c < 128]] = True
-    wide_ws = np.array([c for c in codes if c >= 128], dtype=np.int64)
+    ascii_ws, wide_ws = char_set(whitespace)
     out = np.empty(int(offsets[-1] - offsets[0]), dtype=np.uint8)
     out_off = np.zeros(len(arr) + 1, dtype=np.int64)
     _collapse(data, offsets, ascii_ws, wide_ws, out, out_off)

@@ -347,28 +347,6 @@ def _xxh64(data: npt.NDArray[np.uint8], start: int, end: int, seed: np.uint64) -
     return h
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _codepoint(data: npt.NDArray[np.uint8], p: int) -> tuple[int, int]:  # pragma: no cover - compiled
-    """The code point starting at byte ``p`` (valid UTF-8) and its length in bytes."""
-    b = int(data[p])
-    if b < 0x80:
-        return b, 1
-    if b < 0xE0:
-        return ((b & 0x1F) << 6) | (int(data[p + 1]) & 0x3F), 2
-    if b < 0xF0:
-        return ((b & 0x0F) << 12) | ((int(data[p + 1]) & 0x3F) << 6) | (int(data[p + 2]) & 0x3F), 3
-    cp = ((b & 0x07) << 18) | ((int(data[p + 1]) & 0x3F) << 12) | ((int(data[p + 2]) & 0x3F) << 6)
-    return cp | (int(data[p + 3]) & 0x3F), 4
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _in(cp: int, ascii_set: npt.NDArray[np.bool_], wide_set: I64) -> bool:  # pragma: no cover - compiled
-    if cp < 128:
-        return bool(ascii_set[cp])
-    i = np.searchsorted(wide_set, cp)
-    return bool(i < wide_set.shape[0] and wide_set[i] == cp)
-
-
 @njit(cache=True, nogil=True)
 def _tokens(
     data: npt.NDArray[np.uint8], offsets: I64, ascii_set: npt.NDArray[np.bool_], wide_set: I64
@@ -385,16 +363,16 @@ def _tokens(
                 q += 1
             s, e = p, q
             while s < e:  # trim listed characters from the start ...
-                cp, w = _codepoint(data, s)
-                if not _in(cp, ascii_set, wide_set):
+                cp, w = textscan.codepoint(data, s)
+                if not textscan.in_set(cp, ascii_set, wide_set):
                     break
                 s += w
             while e > s:  # ... and from the end
                 b = e - 1
                 while b > s and (data[b] & 0xC0) == 0x80:
                     b -= 1
-                cp, w = _codepoint(data, b)
-                if not _in(cp, ascii_set, wide_set):
+                cp, w = textscan.codepoint(data, b)
+                if not textscan.in_set(cp, ascii_set, wide_set):
                     break
                 e = b
             if e > s:
@@ -409,10 +387,7 @@ def word_hashes(data: npt.NDArray[np.uint8], offsets: I64, strip: str) -> tuple[
     """XXH64 (seed 0) of every word of each row, in order, flattened, with row offsets: the rows are UTF-8
     text (``data`` sliced by ``offsets``), a word is what lies between single spaces, with the characters of
     ``strip`` taken off both its ends; a word left empty is dropped (see ``sketch.token_hashes``)."""
-    codes = sorted({ord(c) for c in strip})
-    ascii_set = np.zeros(128, dtype=np.bool_)
-    ascii_set[[c for c in codes if c < 128]] = True
-    wide = np.array([c for c in codes if c >= 128], dtype=np.int64)
+    ascii_set, wide = textscan.char_set(strip)
     flat, off = _tokens(data, np.ascontiguousarray(offsets, dtype=np.int64), ascii_set, wide)
     return flat, off
 
