@@ -5,7 +5,7 @@
 This machine's speed drifts by a third between hours (the datasketch baseline of bench/analyze.py ran
 4,068 and 2,935 exchanges/s on the same store on the same day), so a figure measured today cannot be
 compared with one measured yesterday. Here both sides run on the same bench stores (bench/analyze.py
-prepares them), in fresh processes, alternating ref / new `--repeats` times, so drift hits both alike;
+prepares them), in fresh processes, alternating ref / new `--repeats` times (ABBA: ref first, then new first, ...), so drift hits both alike;
 the table reports the median of each side, per stage, and the ratio. The ref revision is checked out
 with `git worktree` in a temporary folder and imported from there (PYTHONPATH), the working tree from
 `src/`. Each run analyzes a private copy of the store (analyze writes its tables into the store).
@@ -89,8 +89,11 @@ def main() -> None:
             for n in args.sizes:
                 _, store = prepare(Path(args.work), n, args.seed)
                 sides: dict[str, list[dict[str, Any]]] = {"ref": [], "new": []}
-                for _ in range(args.repeats):
-                    for side, src in (("ref", tree / "src"), ("new", ROOT / "src")):
+                pair = (("ref", tree / "src"), ("new", ROOT / "src"))
+                for i in range(args.repeats):
+                    # ABBA: each side goes first every other repeat, so a machine slowing (or speeding up)
+                    # through the run does not favour the side that always runs first.
+                    for side, src in pair if i % 2 == 0 else pair[::-1]:
                         sides[side].append(run(src, store, tmp))
                         print(n, side, json.dumps(sides[side][-1]), flush=True)
                 rows.append({"size": n, **sides})

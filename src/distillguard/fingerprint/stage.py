@@ -44,6 +44,7 @@ from distillguard.fingerprint.keys import (
 )
 from distillguard.fingerprint.registry import Prepared, Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, STRUCTURES, FamilyRows, family_table
+from distillguard.heap import release_freed_memory
 from distillguard.sqlconn import SqlConnection, registered
 
 if TYPE_CHECKING:
@@ -409,6 +410,7 @@ def collect_in_duckdb(
         for done in pending:
             done.result()
     system, user = col.finish()
+    release_freed_memory()  # the stream's batch temporaries, before the clustering builds its own
     warming.result()
     return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered)
 
