@@ -93,8 +93,8 @@ ANALYZE_MEMORY_LIMIT = "1536MB"
 DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
 query holds its whole working set. With it (and ``FINGERPRINT_MEMORY_SHARE``) 4M exchanges peaked at 2.4 GiB
 instead of 4.1, for a few seconds of the features query spilling (86.6 -> 94.1 s, median of two A/B runs),
-and at 2.15 GiB since Arrow's pool hands back its pages between stages; 1M stays under it. What stays above it is Python's (the fingerprint stage's per-skeleton state, the stages'
-tables): docs/design/memory.md."""
+and at 2.15 GiB since Arrow's pool hands back its pages between stages; 1M stays under it. What stays above
+it is Python's (the fingerprint stage's per-skeleton state, the stages' tables): docs/design/memory.md."""
 
 FINGERPRINT_MEMORY_SHARE = 1 / 3
 """Share of the memory limit DuckDB keeps while the fingerprint stage streams and clusters: there Python holds
