@@ -2,12 +2,12 @@
 
     python bench/ab.py --ref REV [--sizes 1000000 4000000] [--repeats 2] [--write]
 
-This machine's speed drifts by a third between hours (the datasketch baseline of bench/analyze.py ran
-4,068 and 2,935 exchanges/s on the same store on the same day), so a figure measured today cannot be
-compared with one measured yesterday. Here both sides run on the same bench stores (bench/analyze.py
-prepares them), in fresh processes, alternating ref / new `--repeats` times (ABBA: ref first, then new first, ...), so drift hits both alike;
-the table reports the median of each side, per stage, and the ratio. The ref revision is checked out
-with `git worktree` in a temporary folder and imported from there (PYTHONPATH), the working tree from
+This machine's speed drifts by a third between hours (the datasketch baseline of bench/analyze.py ran 4,068
+and 2,935 exchanges/s on the same store on the same day), so a figure measured today cannot be compared with
+one measured yesterday. Here both sides run on the same bench stores (bench/analyze.py prepares them), in
+fresh processes, alternating ref / new `--repeats` times (ABBA: ref first, then new first, ...), so drift hits
+both alike; the table reports the median of each side, per stage, and the ratio. The ref revision is checked
+out with `git worktree` in a temporary folder and imported from there (PYTHONPATH), the working tree from
 `src/`. Each run analyzes a private copy of the store (analyze writes its tables into the store).
 ``--write`` replaces the "## A/B" section of bench/RESULTS.md.
 """

@@ -390,33 +390,33 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     """The stage order, once for every engine: fingerprint, features, linking, scoring, replay, outputs.
     After each stage the allocators hand back the pages it freed (``release_freed_memory``), so that the next
     stage's peak is its own working set on top of what is still held, not on top of the last stage's."""
+
+    def done(stage: str) -> None:
+        release_freed_memory()
+        lap(stage)
+
     con = eng.con
     say("fingerprint")
     fams = eng.fingerprint(options.fingerprint)
     eng.keep("fp_families", fams)
-    release_freed_memory()
-    lap("fingerprint")
+    done("fingerprint")
     say("features")
     feats = account_features(con, config=options.features)
     releases = model_releases(con, config=options.features)
-    release_freed_memory()
-    lap("features")
+    done("features")
     say("linking")
     link = link_accounts(con, feats["account_id"], options.link)
     eng.keep("link_incidence", link.incidence)
-    release_freed_memory()
-    lap("linking")
+    done("linking")
     say("scoring")
     scores = score(con, feats, link.clusters, releases, rules, link.incidence)
-    release_freed_memory()
-    lap("scoring")
+    done("scoring")
     if options.replay_every is not None:
         say("replay")
         first = first_flagged(con, scores, rules, step=options.replay_every)
     else:
         first = _flagged_at_end(con, scores.accounts)
-    release_freed_memory()
-    lap("replay")
+    done("replay")
     accounts, campaigns = build_outputs(con, scores, first)
     eng.keep("accounts", accounts)
     eng.keep("campaigns", campaigns)
