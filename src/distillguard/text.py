@@ -49,6 +49,7 @@ class _Pass:
 # position i, written as one alternative per i because neither engine may look around.
 _LONG_ID = "|".join([*(f"[{_L}]{{{i}}}[0-9][{_T}]{{{11 - i},}}" for i in range(11)), f"[{_L}]{{11,}}[0-9][{_T}]*"])
 _LONG_ID_SCAN = f"[0-9][{_T}]{{6}}|[{_T}]{{6}}[0-9]"  # what a long id must contain: its pass's gate
+_CAMEL_SCAN = "[a-z][A-Z]"  # ... and a camelCase identifier
 _ID_REWRITE = r"\1 <id> "
 _PASSES: tuple[_Pass, ...] = (
     _Pass(r"```(?s:.)*?(?:```|{END})", " <code> ", ("`",)),
@@ -69,7 +70,7 @@ _PASSES: tuple[_Pass, ...] = (
     _Pass(rf"(^|[^{_T}])(?:{_LONG_ID})", _ID_REWRITE, tuple("0123456789"), _LONG_ID_SCAN),
     _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789")),
     _Pass(r"\b[a-z]+(?:_[a-z0-9]+)+\b", " <ident> ", ("_",)),
-    _Pass(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b", " <ident> ", (), "[a-z][A-Z]"),
+    _Pass(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b", " <ident> ", (), _CAMEL_SCAN),
     # Language names are capitalised but are part of an instruction ("answer in French"), not a slot:
     # marked first, so the name pattern cannot start on them, and unmarked after.
     _Pass(rf"\b({_LANGUAGES})\b", _KEEP + r"\1", (), _LANGUAGES),
@@ -154,7 +155,7 @@ def _bits() -> tuple[int | None, ...]:
         ("_",): ts.UNDERSCORE,
         ("<num>",): ts.NUM_TAG | ts.DIGIT,  # "<num>" typed by the user, or made by the number pass
     }
-    by_scan = {_LONG_ID_SCAN: ts.LONG_ID, "[a-z][A-Z]": ts.CAMEL, _LANGUAGES: ts.LANGUAGE}
+    by_scan = {_LONG_ID_SCAN: ts.LONG_ID, _CAMEL_SCAN: ts.CAMEL, _LANGUAGES: ts.LANGUAGE}
     out: list[int | None] = []
     for p in _PASSES:
         if p.scan is not None:
