@@ -10,7 +10,7 @@ import pytest
 
 from distillguard.errors import StoreError
 from distillguard.pipeline import ingest_paths
-from distillguard.schema import EXCHANGE_COLUMNS, SCHEMA_VERSION
+from distillguard.schema import EXCHANGE_COLUMNS, ROW_KEY, SCHEMA_VERSION
 from distillguard.store import MIGRATIONS, Store
 from ingest_golden import FIXTURES
 
@@ -41,6 +41,20 @@ def test_store_api_reads_batches_and_writes_results(tmp_path: Path) -> None:
             s.write_table("exchanges", pa.table({"x": [1]}))
         with pytest.raises(StoreError):
             s.exchanges_relation(columns=["nope"])
+
+
+def test_keyed_exchanges_give_every_row_one_key_that_the_stream_carries_too(tmp_path: Path) -> None:
+    ingest_paths([FIXTURES / "exchanges.jsonl"], tmp_path / "s.duckdb")
+    with Store.open(tmp_path / "s.duckdb") as s:
+        view = s.keyed_exchanges()
+        keyed = s.connection.sql(f"SELECT request_id, {ROW_KEY} FROM {view}").to_arrow_table()
+        assert keyed.num_rows == 5 and len(set(keyed[ROW_KEY].to_pylist())) == 5
+        assert s.connection.sql(f"SELECT * EXCLUDE ({ROW_KEY}) FROM {view}").columns == EXCHANGE_COLUMNS
+        streamed = pa.Table.from_batches(s.iter_exchange_batches(["request_id"], batch_rows=2, row_key=True))
+        assert streamed.schema.names == ["request_id", ROW_KEY]
+        assert dict(zip(*streamed.to_pydict().values(), strict=True)) == dict(
+            zip(*keyed.to_pydict().values(), strict=True)
+        )
 
 
 def _set_version(path: Path, version: int) -> None:

@@ -32,6 +32,7 @@ from distillguard.heap import peak_rss_mib, release_freed_memory, size_bytes
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
+from distillguard.schema import ROW_KEY
 from distillguard.scoring import default_rules, load_rules, score
 from distillguard.scoring.campaigns import build_outputs
 from distillguard.scoring.replay import first_flagged
@@ -200,10 +201,17 @@ class AnalyzeOptions:
 
 class Engine(Protocol):
     """Where the stages run: SQL through ``con``, the fingerprint stage its own way (it leaves the
-    ``fp_exchanges`` table visible to ``con`` and returns the families table), tables kept by ``keep``."""
+    ``fp_exchanges`` table visible to ``con`` and returns the families table), tables kept by ``keep``.
+    The SQL stages read the exchanges as ``exchanges`` and join them to ``fp_exchanges`` on ``key``."""
 
     @property
     def con(self) -> SqlConnection: ...
+
+    @property
+    def exchanges(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
 
     @property
     def source(self) -> str: ...
@@ -221,6 +229,8 @@ class _StoreEngine:
     def __init__(self, store: Store, source: str, memory_limit: str | None = None) -> None:
         self.store, self.source, self.memory_limit = store, source, memory_limit
         self.con: SqlConnection = store.connection
+        # Every join of the exchanges to their fingerprints is on the row id, not the request_id string.
+        self.exchanges, self.key = store.keyed_exchanges(), ROW_KEY
 
     @contextmanager
     def _limit(self, share: float) -> Iterator[None]:
@@ -247,7 +257,8 @@ class _StoreEngine:
         per-exchange array lives in Python."""
         store = self.store
         with self._limit(FINGERPRINT_MEMORY_SHARE):
-            stage = collect_in_duckdb(store.connection, store.iter_exchange_batches(list(FP_COLUMNS)), config)
+            batches = store.iter_exchange_batches(list(FP_COLUMNS), row_key=True)
+            stage = collect_in_duckdb(store.connection, batches, config, keyed=True)
         with registered(self.con, stage.views):
             store.create_table_as("fp_exchanges", stage.exchanges_sql)
         store.drop_table("fp_keys")
@@ -401,23 +412,25 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     eng.keep("fp_families", fams)
     done("fingerprint")
     say("features")
-    feats = account_features(con, config=options.features)
-    releases = model_releases(con, config=options.features)
+    ex = {"exchanges": eng.exchanges}
+    on = ex | {"key": eng.key}  # the stages that join the exchanges to their fingerprints
+    feats = account_features(con, config=options.features, **on)
+    releases = model_releases(con, config=options.features, **ex)
     done("features")
     say("linking")
-    link = link_accounts(con, feats["account_id"], options.link)
+    link = link_accounts(con, feats["account_id"], options.link, **on)
     eng.keep("link_incidence", link.incidence)
     done("linking")
     say("scoring")
-    scores = score(con, feats, link.clusters, releases, rules, link.incidence)
+    scores = score(con, feats, link.clusters, releases, rules, link.incidence, **on)
     done("scoring")
     if options.replay_every is not None:
         say("replay")
-        first = first_flagged(con, scores, rules, step=options.replay_every)
+        first = first_flagged(con, scores, rules, step=options.replay_every, **on)
     else:
-        first = _flagged_at_end(con, scores.accounts)
+        first = _flagged_at_end(con, scores.accounts, eng.exchanges)
     done("replay")
-    accounts, campaigns = build_outputs(con, scores, first)
+    accounts, campaigns = build_outputs(con, scores, first, **on)
     eng.keep("accounts", accounts)
     eng.keep("campaigns", campaigns)
     eng.keep("account_features", scores.accounts.drop_columns(["evidence"]))
@@ -426,8 +439,8 @@ def _stages(eng: Engine, options: AnalyzeOptions, rules: RuleSet, say: Step, lap
     return _Results(accounts, campaigns, fams)
 
 
-def _flagged_at_end(con: SqlConnection, accounts: pa.Table) -> pa.Table:
-    end = con.sql("SELECT max(ts) AS t FROM exchanges").to_arrow_table()["t"][0].as_py()
+def _flagged_at_end(con: SqlConnection, accounts: pa.Table, exchanges: str) -> pa.Table:
+    end = con.sql(f"SELECT max(ts) AS t FROM {exchanges}").to_arrow_table()["t"][0].as_py()
     flags = accounts["flagged"].to_pylist()
     return pa.table(
         {

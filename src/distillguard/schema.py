@@ -91,6 +91,10 @@ EXCHANGE_FIELDS: list[tuple[str, pa.DataType, str]] = [
 EXCHANGES = pa.schema([pa.field(n, t) for n, t, _ in EXCHANGE_FIELDS])
 EXCHANGE_COLUMNS = [n for n, _, _ in EXCHANGE_FIELDS]
 
+ROW_KEY = "ex_key"
+"""An engine's integer id of an exchange row (BIGINT, unique within one analysis; the store's ``rowid``): where
+an engine has one, analysis joins its per-exchange tables to the exchanges on it instead of the request_id."""
+
 QUARANTINE = pa.schema(
     [
         pa.field("source", pa.string()),

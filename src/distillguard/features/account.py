@@ -160,7 +160,7 @@ WITH x AS (
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          f.refusal_probe
-  FROM {exchanges} e JOIN {fp} f USING (request_id)
+  FROM {exchanges} e JOIN {fp} f USING ({key})
 ),
 meta AS (
   SELECT hash(account_id) AS akey, min(account_id) AS account_id,
@@ -302,11 +302,12 @@ def _hashed(col: str) -> str:
     return f"CASE WHEN e.{col} IS NULL THEN NULL ELSE hash(e.{col}) END AS {col}"
 
 
-def _sql(cfg: FeatureConfig, exchanges: str, fp: str) -> str:
+def _sql(cfg: FeatureConfig, exchanges: str, fp: str, key: str) -> str:
     return _SQL.format(
         **{c: _hashed(c) for c in HASHED},
         exchanges=exchanges,
         fp=fp,
+        key=key,
         shared_accounts=int(cfg.shared_family_accounts),
         n_caps=len(CAPABILITIES),
         high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
@@ -325,11 +326,13 @@ def account_features(
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
+    key: str = "request_id",
     config: FeatureConfig | None = None,
 ) -> pa.Table:
-    """One row per account with every column of ``FEATURE_DOC``."""
+    """One row per account with every column of ``FEATURE_DOC`` (``key``: the column that joins ``exchanges``
+    to ``fp``, the request_id or an engine's ``schema.ROW_KEY``)."""
     with registered(con, {"tz": _tz()}):
-        return con.sql(_sql(config or FeatureConfig(), exchanges, fp)).to_arrow_table()
+        return con.sql(_sql(config or FeatureConfig(), exchanges, fp, key)).to_arrow_table()
 
 
 def model_releases(

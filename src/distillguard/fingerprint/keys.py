@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.fingerprint.cues import FLAGS, SBIT, STRUCT
+from distillguard.schema import ROW_KEY
 
 KEYS = pa.schema(
     [
@@ -29,7 +30,9 @@ KEYS = pa.schema(
         pa.field("ts", pa.int64()),  # microseconds since the epoch, null when absent
         pa.field("sys", pa.int64()),  # skeleton hash (uint64 bits), null: no system prompt
         pa.field("usr", pa.int64()),  # skeleton hash, null: no (or a blank) first user turn
-        pa.field("ord", pa.int64()),  # position in the input (only the in-memory path orders by it)
+        # position in the input (only the in-memory path orders by it), or the engine's row key where the
+        # batches carry one (``schema.ROW_KEY``): then ``exchanges_sql(keyed=True)`` passes it on
+        pa.field("ord", pa.int64()),
         *(pa.field(f"st_{s}", pa.bool_()) for s in STRUCT),
     ]
 )
@@ -50,9 +53,12 @@ def key_batch(
     structure: np.ndarray,
     offset: int,
     ts_null: int,
+    row_key: pa.Array | None = None,
 ) -> pa.RecordBatch:
-    """The ``KEYS`` rows of one batch (``structure``: ``cues.SBIT`` bits per exchange)."""
+    """The ``KEYS`` rows of one batch (``structure``: ``cues.SBIT`` bits per exchange); ``ord`` is ``row_key``
+    when given, else the positions from ``offset`` on."""
     n = len(request_id)
+    ord_ = pa.array(np.arange(offset, offset + n, dtype=np.int64)) if row_key is None else row_key.cast(pa.int64())
     return pa.RecordBatch.from_arrays(
         [
             request_id if request_id.type == pa.string() else request_id.cast(pa.string()),
@@ -60,7 +66,7 @@ def key_batch(
             pa.array(ts, mask=ts == ts_null),
             sys,
             usr,
-            pa.array(np.arange(offset, offset + n, dtype=np.int64)),
+            ord_,
             *(pa.array((structure & SBIT[s]) != 0) for s in STRUCT),
         ],
         schema=KEYS,
@@ -119,8 +125,9 @@ def representatives_sql(keys: str, blank_user: int, n: int) -> str:
     SELECT family_id, usr_rank FROM r WHERE i <= {int(n)}"""
 
 
-def exchanges_sql(keys: str, blank_user: int, ordered: bool) -> str:
-    """``tables.EXCHANGE_FP`` rows: each exchange with its family and what its family was classified as.
+def exchanges_sql(keys: str, blank_user: int, ordered: bool, keyed: bool = False) -> str:
+    """``tables.EXCHANGE_FP`` rows: each exchange with its family and what its family was classified as
+    (``keyed``: and its row key, ``ord``, as a last column ``schema.ROW_KEY``).
 
     Where the exchange's user skeleton carries its own cue bits (``usr_own`` not null: a skeleton merged into
     its family by the template view), a flag of the family reaches it only if its own system prompt or first
@@ -130,7 +137,8 @@ def exchanges_sql(keys: str, blank_user: int, ordered: bool) -> str:
         for i, f in enumerate(FLAGS)
     )
     order = " ORDER BY y.ord" if ordered else ""
+    key = f", y.ord AS {ROW_KEY}" if keyed else ""
     return f"""
     SELECT y.request_id, y.family_id, y.sys_fam AS system_family_id, y.usr_fam AS user_family_id,
-           c.capability, {flags}
+           c.capability, {flags}{key}
     FROM ({_fy(keys, blank_user)}) y JOIN fp_class c ON y.family_id = c.family_id{order}"""

@@ -45,6 +45,7 @@ from distillguard.fingerprint.keys import (
 from distillguard.fingerprint.registry import Prepared, Registry, SkeletonSet
 from distillguard.fingerprint.tables import EXCHANGE_FP, STRUCTURES, FamilyRows, family_table
 from distillguard.heap import release_freed_memory
+from distillguard.schema import ROW_KEY
 from distillguard.sqlconn import SqlConnection, registered
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ class Collector:
                 prep.bits,
                 self.rows,
                 int(TS_NULL),
+                batch.column(ROW_KEY) if ROW_KEY in batch.schema.names else None,
             )
         )
         self.rows += n
@@ -318,9 +320,11 @@ def families(
     *,
     cues: tuple[Cue, ...] | None = None,
     ordered: bool = False,
+    keyed: bool = False,
 ) -> FamilyStage:
     """Cluster the unique skeletons of each role, then (SQL over the key table ``keys``) combine, count,
-    classify and describe the families: the driver-side half of the stage, the same for every engine."""
+    classify and describe the families: the driver-side half of the stage, the same for every engine.
+    ``ordered``, ``keyed``: see ``keys.exchanges_sql``."""
     cues = cues if cues is not None else load_cues()
     sys_cl = cluster(system, config, template_view=False)
     usr_cl = cluster(user, config, template_view=config.template_view)
@@ -374,7 +378,7 @@ def families(
         area=area,
     )
     table = family_table(rows, config)
-    return FamilyStage(families=table, views=views, exchanges_sql=exchanges_sql(keys, BLANK_USER, ordered))
+    return FamilyStage(families=table, views=views, exchanges_sql=exchanges_sql(keys, BLANK_USER, ordered, keyed))
 
 
 def collect_in_duckdb(
@@ -383,10 +387,12 @@ def collect_in_duckdb(
     config: FingerprintConfig,
     *,
     ordered: bool = False,
+    keyed: bool = False,
 ) -> FamilyStage:
     """The stage on a DuckDB connection: key rows into its temporary ``fp_keys`` table (replaced; transient,
     so never written to a store file: 100k 3.9 -> 3.4 s, neutral at 4M), then ``families``. The caller
-    materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``."""
+    materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``. ``keyed``: the batches
+    carry ``schema.ROW_KEY``, and ``exchanges_sql`` passes it on."""
     warming = kernels.warm_up()  # clustering's compiled kernels load while the batches stream
     with registered(con, {"keys_schema": KEYS.empty_table()}):
         con.execute("CREATE OR REPLACE TEMP TABLE fp_keys AS SELECT * FROM keys_schema")
@@ -412,7 +418,7 @@ def collect_in_duckdb(
     system, user = col.finish()
     release_freed_memory()  # the stream's batch temporaries, before the clustering builds its own
     warming.result()
-    return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered)
+    return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered, keyed=keyed)
 
 
 def fingerprint(

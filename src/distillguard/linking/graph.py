@@ -97,7 +97,7 @@ _INCIDENCE_SQL = """
 WITH acc AS (SELECT account_id, count(*) AS n FROM {ex} GROUP BY account_id),
 fam AS (
   SELECT e.account_id, f.family_id, f.user_family_id, f.system_family_id, count(*) AS c
-  FROM {ex} e JOIN {fp} f USING (request_id) GROUP BY ALL
+  FROM {ex} e JOIN {fp} f USING ({key}) GROUP BY ALL
 ),
 raw AS (
   SELECT account_id, 'net' AS kind, client_net AS key, count(*) AS c FROM {ex}
@@ -147,7 +147,7 @@ SELECT account_id, kind, key, count(*) OVER (PARTITION BY kind, key) AS n_accoun
 """
 
 
-def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -> pa.Table:
+def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str, key: str = "request_id") -> pa.Table:
     """Account-key ties that pass each kind's share rule, with the key's crowd size and final weight."""
     rules = pa.table(
         {
@@ -157,7 +157,9 @@ def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str) -
         }
     )
     with registered(con, {"rules": rules}):
-        sql = _INCIDENCE_SQL.format(ex=exchanges, fp=fp)  # ``fam``: one join of exchanges to families, read thrice
+        sql = _INCIDENCE_SQL.format(
+            ex=exchanges, fp=fp, key=key
+        )  # ``fam``: one join of exchanges to families, read thrice
         tbl = con.sql(sql).to_arrow_table()
     # DuckDB returns rows in no fixed order; Louvain's result depends on node order, so fix it.
     tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2)).sort_by(
@@ -290,7 +292,8 @@ def link_accounts(
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
+    key: str = "request_id",
 ) -> Linkage:
     cfg = config or LinkConfig()
-    inc = incidence(con, cfg, exchanges=exchanges, fp=fp)
+    inc = incidence(con, cfg, exchanges=exchanges, fp=fp, key=key)
     return Linkage(incidence=inc, clusters=split_identity_cores(con, communities(accounts, inc, cfg), inc, cfg))

@@ -32,7 +32,7 @@ WITH m AS (SELECT account_id, campaign_id FROM members),
 x AS (
   SELECT m.campaign_id, e.account_id, e.ts, e.model, e.client_net, e.client_asn, e.pathway,
          e.payment_fingerprint, e.user_agent, e.country, f.capability
-  FROM {ex} e JOIN m USING (account_id) JOIN {fp} f USING (request_id)
+  FROM {ex} e JOIN m USING (account_id) JOIN {fp} f USING ({key})
 ),
 tot AS (SELECT campaign_id, count(*) AS n FROM x GROUP BY campaign_id),
 caps AS (
@@ -106,8 +106,10 @@ def build_outputs(
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
+    key: str = "request_id",
 ) -> tuple[pa.Table, pa.Table]:
-    """(accounts, campaigns) tables as written to accounts.parquet and campaigns.parquet."""
+    """(accounts, campaigns) tables as written to accounts.parquet and campaigns.parquet (``key``: the
+    column joining ``exchanges`` to ``fp``, see ``features.account_features``)."""
     mapping = assign_campaigns(scores)
     acc = scores.accounts
     flagged = acc["flagged"].to_pylist()
@@ -122,7 +124,7 @@ def build_outputs(
 
     members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
     with registered(con, {"members": members}):
-        campaigns = con.sql(_SQL.format(ex=exchanges, fp=fp)).to_arrow_table()
+        campaigns = con.sql(_SQL.format(ex=exchanges, fp=fp, key=key)).to_arrow_table()
     cl = scores.clusters
     by_cluster = {c: i for i, c in enumerate(cl["cluster_id"].to_pylist())}
     cluster_of = {v: k for k, v in mapping.items()}

@@ -85,7 +85,7 @@ x AS (
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,
          {n_tools}, e.end_user_id
-  FROM {ex} e JOIN {fp} f USING (request_id) JOIN a USING (account_id)
+  FROM {ex} e JOIN {fp} f USING ({key}) JOIN a USING (account_id)
 ),
 fam AS (
   SELECT cluster_id, family_id, count(*) AS c, count(DISTINCT account_id) AS n_acc FROM x GROUP BY ALL
@@ -156,7 +156,7 @@ ORDER BY s.cluster_id
 _CORE_SQL = """
 WITH x AS (
   SELECT e.account_id, a.cluster_id, f.family_id, f.system_family_id AS sf, f.user_family_id AS uf
-  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+  FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
 size AS (SELECT cluster_id, count(*) AS n FROM acc GROUP BY cluster_id),
 parts AS (
@@ -183,7 +183,7 @@ ORDER BY 1, 2
 _AFFINITY_SQL = """
 WITH x AS (
   SELECT e.account_id, a.cluster_id AS own, f.family_id, e.n_assistant_turns, e.context_digest
-  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+  FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
 replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM {ex} WHERE reply_digest IS NOT NULL),
 n AS (SELECT account_id, count(*) AS n FROM x GROUP BY account_id),
@@ -215,6 +215,7 @@ def core_families(
     *,
     exchanges: str,
     fp: str,
+    key: str = "request_id",
     min_share: float,
     min_exclusive: float,
     min_accounts: int = 3,
@@ -235,6 +236,7 @@ def core_families(
         sql = _CORE_SQL.format(
             ex=exchanges,
             fp=fp,
+            key=key,
             min_share=float(min_share),
             min_exclusive=float(min_exclusive),
             min_accounts=int(min_accounts),
@@ -249,6 +251,7 @@ def cluster_features(
     *,
     exchanges: str,
     fp: str,
+    key: str = "request_id",
     high_value: tuple[str, ...],
     large_budget: int,
     core: pa.Table,
@@ -258,6 +261,7 @@ def cluster_features(
         sql = _CLUSTER_SQL.format(
             ex=exchanges,
             fp=fp,
+            key=key,
             high_value=", ".join(f"'{c}'" for c in high_value),
             flag_shares=flag_shares(_CLUSTER_FLAGS, large_budget=large_budget),
             n_tools=N_TOOLS,
@@ -265,14 +269,16 @@ def cluster_features(
         return con.sql(sql).to_arrow_table()
 
 
-def affinity(con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, core: pa.Table) -> pa.Table:
+def affinity(
+    con: SqlConnection, acc: pa.Table, *, exchanges: str, fp: str, key: str = "request_id", core: pa.Table
+) -> pa.Table:
     """account_id, affinity: share of the account's traffic in its cluster's shared families; core_prompts:
     how many of those exchanges are prompts of its own (a conversation's opening turn, or a history it
     never received) rather than turns continuing a conversation it really had; and the other
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
-        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp, own_prompt=OWN_PROMPT)).to_arrow_table()
+        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT)).to_arrow_table()
 
 
 def link_summary(

@@ -43,7 +43,7 @@ _SQL = """
 WITH x AS (
   SELECT e.*, {n_tools}, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
          f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
-  FROM {ex} e JOIN {fp} f USING (request_id) JOIN acc a USING (account_id)
+  FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
 replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL)
 SELECT x.account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
@@ -60,6 +60,7 @@ def _bucket_counts(
     *,
     exchanges: str,
     fp: str,
+    key: str,
     t0: float,
     step: float,
     rules: RuleSet,
@@ -75,6 +76,7 @@ def _bucket_counts(
     sql = _SQL.format(
         ex=exchanges,
         fp=fp,
+        key=key,
         t0=t0,
         step=step,
         sums=sums,
@@ -176,8 +178,10 @@ def first_flagged(
     step: timedelta,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
+    key: str = "request_id",
 ) -> pa.Table:
-    """account_id, first_flagged_at for the accounts of every cluster that holds a flagged account."""
+    """account_id, first_flagged_at for the accounts of every cluster that holds a flagged account (``key``:
+    the column joining ``exchanges`` to ``fp``, see ``features.account_features``)."""
     accounts, clusters = scores.accounts, scores.clusters
     flagged_clusters = set(accounts.filter(accounts["flagged"])["cluster_id"].to_pylist())
     if not flagged_clusters:
@@ -192,7 +196,7 @@ def first_flagged(
     acc = accounts.filter(mask)
     t0 = float(con.sql(f"SELECT epoch(min(ts)) AS t FROM {exchanges}").to_arrow_table()["t"][0].as_py())
     step_s = step.total_seconds()
-    counts = _bucket_counts(con, acc, scores.core, exchanges=exchanges, fp=fp, t0=t0, step=step_s, rules=rules)
+    counts = _bucket_counts(con, acc, scores.core, exchanges=exchanges, fp=fp, key=key, t0=t0, step=step_s, rules=rules)
     names = list(_FLAGS)
     ids = acc["account_id"].to_pylist()
     cl_ids = sorted(flagged_clusters)

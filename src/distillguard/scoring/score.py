@@ -239,13 +239,16 @@ def score(
     *,
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
+    key: str = "request_id",
 ) -> Scores:
     large_budget = int(rules.setting("large_thinking_budget"))
     core_min_share = float(rules.setting("core_family_min_share"))
     core_exclusive = float(rules.setting("core_family_min_exclusive"))
     acc = _with_sizes(_join(features.sort_by("account_id"), clusters, "account_id"))
-    core = core_families(con, acc, exchanges=exchanges, fp=fp, min_share=core_min_share, min_exclusive=core_exclusive)
-    aff = affinity(con, acc, exchanges=exchanges, fp=fp, core=core)
+    core = core_families(
+        con, acc, exchanges=exchanges, fp=fp, key=key, min_share=core_min_share, min_exclusive=core_exclusive
+    )
+    aff = affinity(con, acc, exchanges=exchanges, fp=fp, key=key, core=core)
     acc = _join(acc, aff, "account_id")
     own_points, _ = apply_rules(acc, rules.account, explain=False)
     organised = None
@@ -260,6 +263,7 @@ def score(
             acc,
             exchanges=exchanges,
             fp=fp,
+            key=key,
             high_value=HIGH_VALUE,
             large_budget=large_budget,
             core=core,

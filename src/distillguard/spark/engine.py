@@ -44,18 +44,19 @@ class SparkEngine:
     """``pipeline.Engine`` on Spark (see the module docstring)."""
 
     def __init__(self, spark: Any, exchanges: Any, out: Path, source: str) -> None:
-        self.spark, self.exchanges, self.out, self.source = spark, exchanges, out, source
+        self.spark, self.frame, self.out, self.source = spark, exchanges, out, source
         self.con: SparkSql = SparkSql(spark)
         self.con.register_frame("exchanges", exchanges)
+        self.exchanges, self.key = "exchanges", "request_id"  # Spark has no stable row id: join on the request
         self.cached: list[Any] = [exchanges]
         self.results = out / "results.duckdb"
         self.results.unlink(missing_ok=True)
 
     def count(self) -> int:
-        return int(self.exchanges.count())
+        return int(self.frame.count())
 
     def fingerprint(self, config: FingerprintConfig) -> pa.Table:
-        families, frame = fingerprint_frame(self.exchanges, self.con, config)
+        families, frame = fingerprint_frame(self.frame, self.con, config)
         # Persisted once: every SQL stage joins it.
         self.cached.append(frame)
         self.con.register_frame("fp_exchanges", frame)

@@ -11,7 +11,8 @@ Contract:
 * ``store.commit_batch(batch, fingerprint)`` writes one ingest batch atomically: new exchanges, its
   quarantine rows and its ledger entry, or nothing.
 * Later stages read with ``exchanges_relation()`` / ``iter_exchange_batches()`` and write result tables
-  with ``write_table()``.
+  with ``write_table()``. ``keyed_exchanges()`` names a temporary view of the exchanges with
+  ``schema.ROW_KEY`` (the row's id in the store), the integer key analysis joins its per-exchange tables on.
 """
 
 from distillguard.store.core import MIGRATIONS, BatchResult, Store

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from distillguard.errors import StoreError
 from distillguard.ingest.batches import Batch
 from distillguard.ingest.sources import Resume
-from distillguard.schema import EXCHANGE_COLUMNS, EXCHANGES, QUARANTINE, SCHEMA_VERSION
+from distillguard.schema import EXCHANGE_COLUMNS, EXCHANGES, QUARANTINE, ROW_KEY, SCHEMA_VERSION
 from distillguard.sqlconn import registered
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2}
 """``MIGRATIONS[v]`` upgrades a store from schema version ``v`` to ``v + 1`` inside a transaction."""
+
+KEYED_EXCHANGES = "exchanges_keyed"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED = frozenset({"meta", "exchange_rows", "exchanges", "quarantine", "ingest_ledger"})
@@ -269,15 +271,27 @@ class Store:
         cols = self._checked_columns(columns)
         return self.connection.sql(f"SELECT {cols} FROM exchanges")
 
+    def keyed_exchanges(self) -> str:
+        """The name of a temporary view (this connection only) of the exchanges with one more column,
+        ``ROW_KEY``: the row's id in the store (DuckDB's ``rowid``), unique and stable while the store is open.
+        Analysis joins its per-exchange tables to the exchanges on it: a join on a 64-bit integer costs about
+        half of one on the request_id string (1M exchanges: 0.18 vs 0.29-0.44 s)."""
+        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {KEYED_EXCHANGES} AS {self._keyed_select(None)}")
+        return KEYED_EXCHANGES
+
+    def _keyed_select(self, columns: list[str] | None) -> str:
+        return f"SELECT {self._checked_columns(columns)}, rowid AS {ROW_KEY} FROM exchange_rows"
+
     def iter_exchange_batches(
-        self, columns: list[str] | None = None, batch_rows: int = 65_536
+        self, columns: list[str] | None = None, batch_rows: int = 65_536, *, row_key: bool = False
     ) -> Iterator[pa.RecordBatch]:
         """Stream the exchanges as Arrow record batches in bounded memory, in storage order (no sort: every
-        consumer is independent of the order, and sorting a log of text columns costs more than reading it)."""
-        cols = self._checked_columns(columns)
-        cursor = self.connection.cursor()
+        consumer is independent of the order, and sorting a log of text columns costs more than reading it).
+        ``row_key``: each batch carries ``ROW_KEY`` too (see ``keyed_exchanges``)."""
+        sql = self._keyed_select(columns) if row_key else f"SELECT {self._checked_columns(columns)} FROM exchanges"
+        cursor = self.connection.cursor()  # its own connection: temporary views of ours are not visible in it
         try:
-            reader = cursor.sql(f"SELECT {cols} FROM exchanges").to_arrow_reader(batch_rows)
+            reader = cursor.sql(sql).to_arrow_reader(batch_rows)
             if reader is None:
                 raise StoreError("DuckDB returned no result")
             yield from reader
