@@ -27,12 +27,15 @@ ACCOUNT_OUTPUT = (
     "country",
 )
 
+# The members' exchanges are picked (IN) before the joins: joined on the row key, DuckDB otherwise builds the
+# fingerprint side whole and the query took 0.87 s instead of 0.62 s at 1M (the join itself is faster).
 _SQL = """
 WITH m AS (SELECT account_id, campaign_id FROM members),
 x AS (
   SELECT m.campaign_id, e.account_id, e.ts, e.model, e.client_net, e.client_asn, e.pathway,
          e.payment_fingerprint, e.user_agent, e.country, f.capability
-  FROM {ex} e JOIN m USING (account_id) JOIN {fp} f USING ({key})
+  FROM (SELECT * FROM {ex} WHERE account_id IN (SELECT account_id FROM m)) e
+  JOIN m USING (account_id) JOIN {fp} f USING ({key})
 ),
 tot AS (SELECT campaign_id, count(*) AS n FROM x GROUP BY campaign_id),
 caps AS (
