@@ -6,12 +6,18 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
+from distillguard.features import account_features
+from distillguard.heap import size_bytes
+from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, FEATURE_PASS_ROWS, _StoreEngine
+from distillguard.schema import ROW_KEY
 from distillguard.simulate import simulate
+from distillguard.store import Store
 
 DETECTOR = ("fingerprint", "features", "linking", "scoring")
 SRC = Path(__file__).resolve().parent.parent / "src" / "distillguard"
@@ -79,3 +85,44 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_before_any_work(tmp_path: 
     )
     assert result.exit_code == 2 and "is not a size" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_features_in_passes_equal_features_in_one(run: Path) -> None:
+    """Large logs compute the features a share of the accounts at a time (``account_features(passes=k)``),
+    with what needs every account (each family's accounts, the releases) read from tables: the result is the
+    one-pass result, row for row."""
+    with Store.open(run / "s.duckdb") as store:
+        con = store.connection
+        keyed = {"exchanges": store.keyed_exchanges(), "key": ROW_KEY}
+        whole = account_features(con, **keyed)
+        assert whole.num_rows > 100
+        for passes in (2, 3):
+            _same(account_features(con, passes=passes, **keyed), whole)
+        _same(account_features(con), whole)  # joined on the request_id: the same
+
+
+def _same(got: pa.Table, want: pa.Table) -> None:
+    """Equal tables, floats to 1e-9 (DuckDB's parallel sums add in no fixed order)."""
+    assert got.schema == want.schema and got.num_rows == want.num_rows
+    for name in want.column_names:
+        a, b = got[name].to_pylist(), want[name].to_pylist()
+        if pa.types.is_floating(want.schema.field(name).type):
+            assert [x is None for x in a] == [y is None for y in b], name
+            pairs = [(x, y) for x, y in zip(a, b, strict=True) if y is not None]
+            assert [x for x, _ in pairs] == pytest.approx([y for _, y in pairs], rel=1e-9, nan_ok=True), name
+        else:
+            assert a == b, name
+
+
+def test_the_store_engine_splits_the_features_by_size_and_memory_limit(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        default = _StoreEngine(store, "s", ANALYZE_MEMORY_LIMIT)
+        assert [default.feature_passes(n) for n in (10, FEATURE_PASS_ROWS, FEATURE_PASS_ROWS + 1, 4_000_000)] == [
+            1,
+            1,
+            2,
+            4,
+        ]
+        half = size_bytes(ANALYZE_MEMORY_LIMIT) // 2  # type: ignore[operator]
+        assert _StoreEngine(store, "s", f"{half}B").feature_passes(4_000_000) == 8
+        assert _StoreEngine(store, "s", None).feature_passes(4_000_000) == 1

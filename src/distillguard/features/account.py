@@ -160,14 +160,14 @@ WITH x AS (
          e.stop_reason, e.status, f.family_id, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          f.refusal_probe
-  FROM {exchanges} e JOIN {fp} f USING ({key})
+  FROM {exchanges} e JOIN {fp} f USING ({key}){part_x}
 ),
 meta AS (
   SELECT hash(account_id) AS akey, min(account_id) AS account_id,
          mode(pathway) AS pathway, bool_or(coalesce(verified, false)) AS verified,
          mode(country) AS country, mode(org_id) AS org_id, mode(payment_fingerprint) AS payment_fingerprint,
          mode(email_domain) AS email_domain, min(account_created) AS account_created
-  FROM {exchanges} GROUP BY hash(account_id)
+  FROM {exchanges}{part_meta} GROUP BY hash(account_id)
 ),
 replies AS (
   SELECT DISTINCT akey, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL
@@ -205,7 +205,7 @@ fam AS (
   SELECT akey, family_id, count(*) AS c FROM x GROUP BY ALL
 ),
 fam_acc AS (
-  SELECT family_id, count(*) AS n_acc FROM fam GROUP BY family_id
+  {fam_acc}
 ),
 fam_stats AS (
   SELECT akey, count(*) AS n_families, max(p) AS top_family_share,
@@ -227,8 +227,7 @@ cap_stats AS (
   GROUP BY akey
 ),
 releases AS (
-  SELECT model, min(ts) AS released FROM x GROUP BY model
-  HAVING min(ts) > (SELECT min(ts) FROM x) + to_microseconds(CAST({grace_us} AS BIGINT))
+  {releases}
 ),
 model_pivot AS (
   SELECT x.akey,
@@ -302,16 +301,37 @@ def _hashed(col: str) -> str:
     return f"CASE WHEN e.{col} IS NULL THEN NULL ELSE hash(e.{col}) END AS {col}"
 
 
-def _sql(cfg: FeatureConfig, exchanges: str, fp: str, key: str) -> str:
+_WHOLE_FAM_ACC = "SELECT family_id, count(*) AS n_acc FROM fam GROUP BY family_id"
+_WHOLE_RELEASES = """SELECT model, min(ts) AS released FROM x GROUP BY model
+  HAVING min(ts) > (SELECT min(ts) FROM x) + to_microseconds(CAST({grace_us} AS BIGINT))"""
+
+
+def _sql(cfg: FeatureConfig, exchanges: str, fp: str, key: str, part: tuple[int, int, str] | None = None) -> str:
+    """The features query: of every account, or (``part`` = (i, k, families)) of the accounts whose id hashes
+    to i modulo k, with what needs every account read from tables: each family's accounts from ``families``
+    (the fingerprint's ``n_accounts``), the releases from the view ``feature_releases``."""
+    grace_us = int(cfg.release_grace_hours * 3600 * 1_000_000)
+    if part is None:
+        part_x = part_meta = ""
+        fam_acc, releases = _WHOLE_FAM_ACC, _WHOLE_RELEASES.format(grace_us=grace_us)
+    else:
+        i, k, families = part
+        part_x = f" WHERE hash(e.account_id) % {int(k)} = {int(i)}"
+        part_meta = f" WHERE hash(account_id) % {int(k)} = {int(i)}"
+        fam_acc = f"SELECT family_id, n_accounts AS n_acc FROM {families}"
+        releases = "SELECT model, released FROM feature_releases"
     return _SQL.format(
         **{c: _hashed(c) for c in HASHED},
         exchanges=exchanges,
         fp=fp,
         key=key,
+        part_x=part_x,
+        part_meta=part_meta,
+        fam_acc=fam_acc,
+        releases=releases,
         shared_accounts=int(cfg.shared_family_accounts),
         n_caps=len(CAPABILITIES),
         high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
-        grace_us=int(cfg.release_grace_hours * 3600 * 1_000_000),
         flag_shares=flag_shares(EXCHANGE_FLAGS, large_budget=int(cfg.large_thinking_budget)),
         n_tools=N_TOOLS,
     )
@@ -328,11 +348,25 @@ def account_features(
     fp: str = "fp_exchanges",
     key: str = "request_id",
     config: FeatureConfig | None = None,
+    passes: int = 1,
+    families: str = "fp_families",
 ) -> pa.Table:
     """One row per account with every column of ``FEATURE_DOC`` (``key``: the column that joins ``exchanges``
-    to ``fp``, the request_id or an engine's ``schema.ROW_KEY``)."""
-    with registered(con, {"tz": _tz()}):
-        return con.sql(_sql(config or FeatureConfig(), exchanges, fp, key)).to_arrow_table()
+    to ``fp``, the request_id or an engine's ``schema.ROW_KEY``), ordered by account_id.
+
+    ``passes`` > 1 runs the query once per share of the accounts (by a hash of their id), each reading only
+    its accounts' exchanges, so that what the query holds at once (its shared relation is materialized)
+    stays in memory instead of spilling: at 4M exchanges under the 1536 MB limit, 13.5 s in one pass, 9.7 s in
+    four. What needs every account comes from tables then: how many accounts use each family from
+    ``families`` (the fingerprint's family table) and the releases from ``model_releases``."""
+    cfg = config or FeatureConfig()
+    if passes <= 1:
+        with registered(con, {"tz": _tz()}):
+            return con.sql(_sql(cfg, exchanges, fp, key)).to_arrow_table()
+    releases = model_releases(con, exchanges=exchanges, config=cfg)
+    with registered(con, {"tz": _tz(), "feature_releases": releases}):
+        parts = [con.sql(_sql(cfg, exchanges, fp, key, (i, passes, families))).to_arrow_table() for i in range(passes)]
+    return pa.concat_tables(parts).sort_by("account_id")
 
 
 def model_releases(

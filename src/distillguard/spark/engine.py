@@ -55,6 +55,9 @@ class SparkEngine:
     def count(self) -> int:
         return int(self.frame.count())
 
+    def feature_passes(self, n_exchanges: int) -> int:
+        return 1  # Spark partitions the query itself
+
     def fingerprint(self, config: FingerprintConfig) -> pa.Table:
         families, frame = fingerprint_frame(self.frame, self.con, config)
         # Persisted once: every SQL stage joins it.
