@@ -157,9 +157,8 @@ def incidence(con: SqlConnection, cfg: LinkConfig, *, exchanges: str, fp: str, k
         }
     )
     with registered(con, {"rules": rules}):
-        sql = _INCIDENCE_SQL.format(
-            ex=exchanges, fp=fp, key=key
-        )  # ``fam``: one join of exchanges to families, read thrice
+        # ``fam``: one join of exchanges to families, read thrice
+        sql = _INCIDENCE_SQL.format(ex=exchanges, fp=fp, key=key)
         tbl = con.sql(sql).to_arrow_table()
     # DuckDB returns rows in no fixed order; Louvain's result depends on node order, so fix it.
     tbl = tbl.filter(pc.greater_equal(tbl["n_accounts"], 2)).sort_by(
