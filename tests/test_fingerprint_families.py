@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from distillguard.errors import InputError
-from distillguard.fingerprint import EXCHANGE_FP, FAMILIES, FingerprintConfig, fingerprint
+from distillguard.fingerprint import EXCHANGE_FP, FAMILIES, FingerprintConfig, fingerprint, kernels
+from distillguard.fingerprint.registry import SkeletonSet, sketch_skeletons
+from distillguard.fingerprint.sketch import EMPTY_SLOT
 from fingerprint_data import CHAT, PARAPHRASES, QUESTIONS, rows_to_table, wrapped
 
 
@@ -140,3 +143,24 @@ def test_text_column_of_nulls_only_typed_null() -> None:
     fp = fingerprint([table])
     assert fp.exchanges.column("system_family_id").null_count == 2
     assert fp.families.num_rows == 2
+
+
+def test_skeleton_set_keeps_signatures_as_two_halves_that_give_back_the_32_bit_rows() -> None:
+    config = FingerprintConfig()
+    texts = pa.array([*QUESTIONS[:20], "", None, "a b c d e f g"])
+    sk = sketch_skeletons(texts, config)
+    hashes = kernels.string_hashes(pa.array([f"k{i}" for i in range(len(texts))]), 7)
+    skeletons, remap = SkeletonSet.build(hashes, [sk], config.num_perm)
+    full = np.empty_like(sk.sig)
+    full[remap] = sk.sig  # the sketches in the set's (hash) order
+    assert skeletons.signatures().dtype == np.uint32
+    assert np.array_equal(skeletons.signatures(), full)
+    ids = np.array([3, 0, 3], dtype=np.int64)
+    assert np.array_equal(skeletons.signatures(ids), full[ids])
+    assert np.array_equal(skeletons.low16(), (full & 0xFFFF).astype(np.uint16))
+    # The blank and null texts have no shingle: every slot empty, in both halves; the others are sketched.
+    assert np.array_equal(skeletons.sketched(step=4), ~(full == EMPTY_SLOT).all(axis=1))
+    assert int((~skeletons.sketched()).sum()) == 2
+    # The family table's signatures are the 32-bit rows of its representatives.
+    fams = fingerprint([rows_to_table([{"first_user_text": t, "account_id": "a"} for t in QUESTIONS[:5]])]).families
+    assert all(len(s) == config.num_perm and max(s) > 0xFFFF for s in fams["signature"].to_pylist())

@@ -56,9 +56,11 @@ def medoid_order(labels: I64, sig: U16, hashes: npt.NDArray[np.uint64]) -> I64:
     return out
 
 
-def bounded_families(n: int, sig: U16, hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset) -> Bounded:
+def bounded_families(
+    n: int, central: Callable[[I64], U16], hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset
+) -> Bounded:
     """Split proposals (components of ``propose``'s edges) until every member is similar (``subset``) to
-    its family's representative; ``sig`` (rows x slots) is what centrality is measured on.
+    its family's representative; ``central(rows)`` (rows x slots) is what centrality is measured on.
 
     Per round, each proposal takes up to ``PEEL`` representatives in turn, most central first, each
     taking the unassigned members similar to it; what is left is proposed again among itself.
@@ -78,7 +80,7 @@ def bounded_families(n: int, sig: U16, hashes: npt.NDArray[np.uint64], propose: 
             break
         _, local = np.unique(labels[in_multi], return_inverse=True)
         local = local.astype(np.int64)
-        order = medoid_order(local, sig[multi], hashes[multi])
+        order = medoid_order(local, central(multi), hashes[multi])
         rows, lab = multi[order], local[order]  # by proposal, most central first
         similar = subset(rows)
         left = np.ones(len(rows), dtype=bool)
@@ -112,11 +114,11 @@ class Clusters:
 
 def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) -> Clusters:
     """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives)."""
-    sig32 = reg.signatures()
-    n = len(sig32)
+    sig = reg.low16()  # the set's own array, read in place
+    n = len(sig)
     hashes = reg.hashes()
-    active = ~(sig32 == sketch.EMPTY_SLOT).all(axis=1)
-    views = _Views(_low16(sig32), config)
+    active = reg.sketched()
+    views = _Views(sig, config)
     if template_view and n > 1:
         flat, off = reg.window()
         kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
@@ -132,7 +134,7 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
             block = sketch.signatures(sub_flat[o[0] : o[-1]], o - o[0], config.num_perm, config.seed)
             views.tsig[rows[lo : lo + (1 << 16)]] = _low16(block)
         views.t_active = t_active
-    del sig32
+        del kflat, koff, sub_flat, sub_off  # the rounds below read only the signatures
 
     def propose(todo: BoolArr) -> I64:
         rows = config.rows
@@ -142,9 +144,7 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
             edges.append(sketch.verified_edges(views.tsig, t_todo, config.bands, rows, config.template_threshold))
         return np.concatenate(edges)
 
-    # Centrality on a few slots of each view: enough to find the middle of a proposal, and cheap.
-    central = views.sig[:, :24] if views.tsig is None else np.concatenate([views.sig[:, :16], views.tsig[:, :16]], 1)
-    fam = bounded_families(n, central, hashes, propose, views.subset)
+    fam = bounded_families(n, views.central, hashes, propose, views.subset)
     family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(family_min, fam.rep, hashes)
     structure = fam.merged.astype(np.int8)
@@ -173,6 +173,13 @@ class _Views:
         self.need = int(np.ceil(config.join_threshold * perm - 1e-9))
         self.t_need = int(np.ceil(config.template_join_threshold * perm - 1e-9))
         self.veto_need = int(np.ceil(config.template_veto * perm - 1e-9))
+
+    def central(self, rows: I64) -> npt.NDArray[np.uint16]:
+        """The slots centrality is measured on, of ``rows``: a few of each view, enough to find the middle
+        of a proposal and cheap (gathered per round for the rows proposed, not kept for all)."""
+        if self.tsig is None:
+            return self.sig[rows, :24]
+        return np.concatenate([self.sig[rows, :16], self.tsig[rows, :16]], 1)
 
     def subset(self, rows: I64) -> Similar:
         """``similar`` over ``rows`` only, indexed by position among them (their signatures copied in that

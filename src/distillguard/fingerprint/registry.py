@@ -31,6 +31,7 @@ from distillguard.text import mask_array
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
+U16 = npt.NDArray[np.uint16]
 U64 = npt.NDArray[np.uint64]
 
 BLANK = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -73,9 +74,12 @@ class SkeletonSet:
     """The unique skeletons of one role, ordered by hash (index = skeleton id): what clustering reads."""
 
     def __init__(
-        self, hashes: U64, sig: sketch.U32, win: sketch.U32, win_off: I64, texts: pa.ChunkedArray, text_rows: I64
+        self, hashes: U64, sig: tuple[U16, U16], win: sketch.U32, win_off: I64, texts: pa.ChunkedArray, text_rows: I64
     ) -> None:
-        self._hashes, self._sig, self._win, self._win_off = hashes, sig, win, win_off
+        self._hashes, self._win, self._win_off = hashes, win, win_off
+        # The signatures as two 16-bit planes (low, high): clustering compares the low halves only (``low16``,
+        # read in place); the high halves are read back only for the signatures a family table carries.
+        self._lo, self._hi = sig
         # Texts stay where they were built (no second copy of up to cue_cap characters per skeleton);
         # ``text_rows`` maps a skeleton id to its row there.
         self._texts, self._text_rows = texts, text_rows
@@ -94,14 +98,15 @@ class SkeletonSet:
         win_len = np.concatenate([p.win_len for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         win_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(win_len[order], out=win_off[1:])
-        sig = np.empty((n, num_perm), dtype=np.uint32)
+        sig_lo = np.empty((n, num_perm), dtype=np.uint16)
+        sig_hi = np.empty((n, num_perm), dtype=np.uint16)
         win = np.empty(int(win_off[-1]), dtype=np.uint32)
         texts: list[pa.Array] = []
         lo = 0
         while parts:
             p = parts.pop(0)
             rows = remap[lo : lo + len(p.sig)]
-            sig[rows] = p.sig
+            sig_lo[rows], sig_hi[rows] = _planes(p.sig)
             lens = p.win_len
             within = np.arange(len(p.win), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
             win[np.repeat(win_off[rows], lens) + within] = p.win
@@ -109,7 +114,7 @@ class SkeletonSet:
             lo += len(p.sig)
             del p
         text_arr = pa.chunked_array(texts, type=pa.string())
-        return cls(np.ascontiguousarray(hashes[order]), sig, win, win_off, text_arr, order), remap
+        return cls(np.ascontiguousarray(hashes[order]), (sig_lo, sig_hi), win, win_off, text_arr, order), remap
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -117,8 +122,25 @@ class SkeletonSet:
     def hashes(self) -> U64:
         return self._hashes
 
-    def signatures(self) -> sketch.U32:
-        return self._sig
+    def signatures(self, ids: Sequence[int] | npt.NDArray[np.int64] | None = None) -> sketch.U32:
+        """The 32-bit MinHash signatures of the skeletons ``ids`` (all when None), one row each."""
+        if ids is None:
+            return (self._hi.astype(np.uint32) << np.uint32(16)) | self._lo
+        idx = np.asarray(ids, dtype=np.int64)
+        return (self._hi[idx].astype(np.uint32) << np.uint32(16)) | self._lo[idx]
+
+    def sketched(self, step: int = 1 << 16) -> npt.NDArray[np.bool_]:
+        """Whether each skeleton has a signature (not every slot ``sketch.EMPTY_SLOT``: no shingle)."""
+        out = np.empty(len(self), dtype=bool)
+        empty = np.uint16(0xFFFF)  # both halves of EMPTY_SLOT
+        for lo in range(0, len(self), step):  # bounded temporaries
+            hi = lo + step
+            out[lo:hi] = ~((self._lo[lo:hi] == empty) & (self._hi[lo:hi] == empty)).all(axis=1)
+        return out
+
+    def low16(self) -> U16:
+        """The low 16 bits of every signature slot (what clustering compares), in place: no copy."""
+        return self._lo
 
     def window(self) -> tuple[sketch.U32, sketch.I64]:
         """Template-view shingle hashes of every skeleton, flattened, with offsets."""
@@ -243,6 +265,11 @@ class Registry:
         self._hashes, self._seen, self._raw_cache = [], set(), {}
         skeletons, _ = SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
         return skeletons
+
+
+def _planes(sig: sketch.U32) -> tuple[U16, U16]:
+    """(low, high) 16-bit halves of a 32-bit signature matrix."""
+    return sig.astype(np.uint16), (sig >> np.uint32(16)).astype(np.uint16)
 
 
 def capped(texts: pa.Array, cap: int) -> pa.Array:

@@ -93,18 +93,18 @@ def _examples(rows: FamilyRows, si: I64, ui: I64, config: FingerprintConfig) -> 
 
 def _signatures(rows: FamilyRows, si: I64, ui: I64) -> pa.Array:
     """MinHash of the representative's user skeleton (its system skeleton when the user turn is blank)."""
-    u_sig, s_sig = rows.user.signatures(), rows.system.signatures()
-    num_perm = max(u_sig.shape[1], s_sig.shape[1])
     has_u, has_s = ui >= 0, (ui < 0) & (si >= 0)
     present = has_u | has_s
-    values = np.empty((int(present.sum()), num_perm), dtype=np.uint32)  # one copy, handed to Arrow as is
+    u_sig = rows.user.signatures(ui[has_u])
     if has_s.any():
-        values[has_u[present]] = u_sig[ui[has_u]]
-        values[has_s[present]] = s_sig[si[has_s]]
-    else:  # the usual case: gather straight into the output, no temporary copy
-        np.take(u_sig, ui[has_u], axis=0, out=values)
+        s_sig = rows.system.signatures(si[has_s])
+        values = np.empty((int(present.sum()), max(u_sig.shape[1], s_sig.shape[1])), dtype=np.uint32)
+        values[has_u[present]] = u_sig
+        values[has_s[present]] = s_sig
+    else:  # the usual case: the user skeletons' rows are the output
+        values = u_sig
     offsets = np.zeros(len(ui) + 1, dtype=np.int32)
-    np.cumsum(np.where(present, num_perm, 0), out=offsets[1:])
+    np.cumsum(np.where(present, values.shape[1], 0), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel(), type=pa.uint32()))
 
 
