@@ -1,6 +1,6 @@
 """Where `analyze`'s memory goes: resident memory of one run, sampled four times a second, by stage.
 
-    python bench/analyze_memory.py STORE [--memory-limit 1536MB|none] [--every 0.25]
+    python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25]
 
 Runs `analyze` on an existing store (e.g. bench/_work/analyze/store-4000000.duckdb, made by
 bench/analyze.py) in a child process, samples the child's VmRSS from /proc and prints, per stage, its seconds
@@ -18,6 +18,8 @@ import threading
 import time
 from itertools import pairwise
 from pathlib import Path
+
+from distillguard.pipeline import ANALYZE_MEMORY_LIMIT
 
 CHILD = """
 import sys, time
@@ -43,7 +45,7 @@ def _rss_mib(pid: int) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("store", type=Path)
-    ap.add_argument("--memory-limit", default="1536MB", help="DuckDB memory limit for analyze, or 'none'")
+    ap.add_argument("--memory-limit", default=ANALYZE_MEMORY_LIMIT, help="DuckDB memory limit for analyze, or 'none'")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between samples")
     args = ap.parse_args()
     out = tempfile.mkdtemp(prefix="dg-memory-")

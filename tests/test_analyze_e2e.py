@@ -58,7 +58,7 @@ def test_outputs_follow_the_contract(run: Path) -> None:
     summary = json.loads((run / "res" / "summary.json").read_text())
     assert summary["flagged_accounts"] == len(flagged) and summary["campaigns"] == len(camp)
     # The run's own memory figure: this test process has held at least the interpreter and DuckDB.
-    assert summary["memory_limit"] == "1536MB" and 50 < summary["peak_rss_mib"] < 64 * 1024
+    assert summary["memory_limit"] == ANALYZE_MEMORY_LIMIT and 50 < summary["peak_rss_mib"] < 64 * 1024
     alerts = [json.loads(line) for line in (run / "alerts.jsonl").read_text().splitlines()]
     assert alerts and all(a["event"]["kind"] == "alert" for a in alerts)
 

@@ -90,13 +90,14 @@ INGEST_THREADS = 1
 """DuckDB threads during ingest. Parsing (worker processes, or the main thread) keeps the other cores busy;
 more DuckDB threads only contend with it (measured: a third more CPU per committed row for no gain)."""
 
-ANALYZE_MEMORY_LIMIT = "1536MB"
+ANALYZE_MEMORY_LIMIT = "768MB"
 """DuckDB's memory limit during ``analyze`` unless told otherwise (``AnalyzeOptions.memory_limit``; "none":
 DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
-query holds its whole working set. With it (and ``FINGERPRINT_MEMORY_SHARE``) 4M exchanges peaked at 2.4 GiB
-instead of 4.1, for a few seconds of the features query spilling (86.6 -> 94.1 s, median of two A/B runs),
-and at 2.15 GiB since Arrow's pool hands back its pages between stages; 1M stays under it. What stays above
-it is Python's (the fingerprint stage's per-skeleton state, the stages' tables): docs/design/memory.md."""
+query holds its whole working set: 4M exchanges peaked at 4.1 GiB. At 1536 MB they peaked at 2.2 GiB, the SQL
+stages each at Python's share plus DuckDB at the cap. Since the features query runs in passes (below) a lower
+cap costs no time: 768 MB, 4M exchanges 89.3 -> 80.7 s and 2,197 -> 1,657 MiB, 1M 18.8 -> 19.9 s (noise) and
+1,135 -> 1,087 MiB (A/B, docs/design/memory.md "Session 15"). What stays above it is Python's (the
+fingerprint stage's per-skeleton state, the stages' tables): docs/design/memory.md."""
 
 FINGERPRINT_MEMORY_SHARE = 1 / 3
 """Share of the memory limit DuckDB keeps while the fingerprint stage streams and clusters: there Python holds
@@ -107,7 +108,7 @@ MIN_STAGE_MEMORY = 256 * 2**20
 FEATURE_PASS_ROWS = 1_000_000
 """Exchanges per pass of the features query at the default memory limit (in proportion to the limit set; one
 pass without a limit): its shared relation is materialized, and beyond about this many exchanges it spilled
-(4M exchanges: one pass 13.5 s, four 9.7 s; 1M: one 2.0-2.9 s, two 1.9-2.1 s)."""
+(measured at a 1536 MB limit, 4M exchanges: one pass 13.5 s, four 9.7 s; 1M: one 2.0-2.9 s, two 1.9-2.1 s)."""
 
 IngestOptions = ReadOptions
 """Options of ``ingest_paths``: size limit, batch size, privacy / keep-bodies (``ReadOptions``)."""
