@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -13,8 +16,10 @@ from typer.testing import CliRunner
 
 from distillguard.cli import app
 from distillguard.features import account_features
+from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.heap import size_bytes
-from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, FEATURE_PASS_ROWS, _StoreEngine
+from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, CLUSTERING_MEMORY, FEATURE_PASS_ROWS, _StoreEngine
 from distillguard.schema import ROW_KEY
 from distillguard.simulate import simulate
 from distillguard.store import Store
@@ -126,3 +131,37 @@ def test_the_store_engine_splits_the_features_by_size_and_memory_limit(tmp_path:
         half = size_bytes(ANALYZE_MEMORY_LIMIT) // 2  # type: ignore[operator]
         assert _StoreEngine(store, "s", f"{half}B").feature_passes(4_000_000) == 8
         assert _StoreEngine(store, "s", None).feature_passes(4_000_000) == 1
+
+
+def test_stage_memory_limits_nest_and_set_back_what_was_there(tmp_path: Path) -> None:
+    def limit(store: Store) -> int:
+        text = store.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        return size_bytes(text.replace(" ", "")) or 0  # "64.0 MiB": DuckDB rounds what it shows
+
+    with Store.open(tmp_path / "s.duckdb", memory_limit="768MB") as store:
+        eng = _StoreEngine(store, "s", "768MB")
+        opened = limit(store)
+        with eng._limit(1 / 3):
+            stage = limit(store)
+            with eng._limit(0.0, CLUSTERING_MEMORY):
+                assert limit(store) < stage < opened
+            assert limit(store) == stage  # the outer block's limit, not the one the store was opened with
+        assert limit(store) == opened
+        unlimited = _StoreEngine(store, "s", None)
+        with unlimited._limit(0.0, CLUSTERING_MEMORY):
+            assert limit(store) == opened  # opened without a limit: nothing to lower
+
+
+def test_the_fingerprint_stage_clusters_inside_the_engines_context(tmp_path: Path) -> None:
+    entered: list[str] = []
+
+    @contextmanager
+    def squeeze() -> Iterator[None]:
+        entered.append("in")
+        yield
+        entered.append("out")
+
+    con = duckdb.connect()
+    rows = pa.table({"request_id": ["r1", "r2"], "account_id": ["a", "b"], "first_user_text": ["hi there", "hi"]})
+    stage = collect_in_duckdb(con, rows.to_batches(), FingerprintConfig(), while_clustering=squeeze)
+    assert entered == ["in", "out"] and stage.families.num_rows >= 1

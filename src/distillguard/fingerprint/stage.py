@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -321,19 +322,22 @@ def families(
     cues: tuple[Cue, ...] | None = None,
     ordered: bool = False,
     keyed: bool = False,
+    while_clustering: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> FamilyStage:
     """Cluster the unique skeletons of each role, then (SQL over the key table ``keys``) combine, count,
     classify and describe the families: the driver-side half of the stage, the same for every engine.
-    ``ordered``, ``keyed``: see ``keys.exchanges_sql``."""
+    ``ordered``, ``keyed``: see ``keys.exchanges_sql``. ``while_clustering``: a context the Python-only part
+    (clustering, cue bits of the skeletons) runs in; the engine may hand its memory to Python there."""
     cues = cues if cues is not None else load_cues()
-    sys_cl = cluster(system, config, template_view=False)
-    usr_cl = cluster(user, config, template_view=config.template_view)
-    wrapped = usr_cl.structure == STRUCTURES.index("wrapper")
-    views = {
-        # A system prompt's own bits are read only beside a wrapped user turn: computed for all (few) of them.
-        "fp_sys": _skeleton_map(system, sys_cl.family, own_cues(system, np.ones(len(system), dtype=bool), cues)),
-        "fp_usr": _skeleton_map(user, usr_cl.family, own_cues(user, wrapped, cues)),
-    }
+    with while_clustering():
+        sys_cl = cluster(system, config, template_view=False)
+        usr_cl = cluster(user, config, template_view=config.template_view)
+        wrapped = usr_cl.structure == STRUCTURES.index("wrapper")
+        views = {
+            # A system prompt's own bits are read only beside a wrapped user turn: computed for all (few) of them.
+            "fp_sys": _skeleton_map(system, sys_cl.family, own_cues(system, np.ones(len(system), dtype=bool), cues)),
+            "fp_usr": _skeleton_map(user, usr_cl.family, own_cues(user, wrapped, cues)),
+        }
     with registered(con, views):
         combos = con.sql(combos_sql(keys, BLANK_USER)).to_arrow_table()
     sys_key = _ints(combos["sys_fam"], 0)
@@ -388,11 +392,12 @@ def collect_in_duckdb(
     *,
     ordered: bool = False,
     keyed: bool = False,
+    while_clustering: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> FamilyStage:
     """The stage on a DuckDB connection: key rows into its temporary ``fp_keys`` table (replaced; transient,
     so never written to a store file: 100k 3.9 -> 3.4 s, neutral at 4M), then ``families``. The caller
     materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``. ``keyed``: the batches
-    carry ``schema.ROW_KEY``, and ``exchanges_sql`` passes it on."""
+    carry ``schema.ROW_KEY``, and ``exchanges_sql`` passes it on. ``while_clustering``: see ``families``."""
     warming = kernels.warm_up()  # clustering's compiled kernels load while the batches stream
     with registered(con, {"keys_schema": KEYS.empty_table()}):
         con.execute("CREATE OR REPLACE TEMP TABLE fp_keys AS SELECT * FROM keys_schema")
@@ -418,7 +423,17 @@ def collect_in_duckdb(
     system, user = col.finish()
     release_freed_memory()  # the stream's batch temporaries, before the clustering builds its own
     warming.result()
-    return families(con, "fp_keys", system, user, config, cues=col.cues, ordered=ordered, keyed=keyed)
+    return families(
+        con,
+        "fp_keys",
+        system,
+        user,
+        config,
+        cues=col.cues,
+        ordered=ordered,
+        keyed=keyed,
+        while_clustering=while_clustering,
+    )
 
 
 def fingerprint(

@@ -162,7 +162,7 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
     return {k: np.asarray(v) for k, v in data.items()}
 
 
-_BLOCK_ROWS = 1 << 18
+_BLOCK_ROWS = 1 << 16
 """(checkpoint, account) rows evaluated at once by the replay (bounded memory: ~50 columns of doubles)."""
 
 
