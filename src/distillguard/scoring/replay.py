@@ -163,7 +163,8 @@ def _cluster_view(cum: np.ndarray, names: list[str], cid: np.ndarray, n_clusters
 
 
 _BLOCK_ROWS = 1 << 16
-"""(checkpoint, account) rows evaluated at once by the replay (bounded memory: ~50 columns of doubles)."""
+"""(checkpoint, account) rows evaluated at once by the replay (bounded memory: ~50 columns of doubles; at 4M
+exchanges 2^18 rows a block peaked 0.25 GiB above the replay's counts query, docs/design/memory.md)."""
 
 
 def _tiled(cols: Columns, times: int) -> Columns:
