@@ -96,6 +96,7 @@ def bounded_families(
             ok = head | similar(pos, c)
             rep[rows[pos][ok]] = rows[c[ok]]
             left[pos[ok]] = False
+        del similar  # its copies of the rows' signatures, before the next round's LSH allocates its own
         todo[:] = False
         todo[rows[left]] = True  # proposed again, among themselves only
         if not todo.any():
