@@ -1,6 +1,6 @@
 """Where `analyze`'s memory goes: resident memory of one run, sampled four times a second, by stage.
 
-    python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25]
+    python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25] [--detail]
 
 Runs `analyze` on an existing store (e.g. bench/_work/analyze/store-4000000.duckdb, made by
 bench/analyze.py) in a child process, samples the child's VmRSS from /proc and prints, per stage, its seconds
@@ -26,11 +26,39 @@ import sys, time
 from pathlib import Path
 from distillguard.pipeline import AnalyzeOptions, analyze
 def step(name): print("STEP", name, time.time(), file=sys.stderr, flush=True)
+if {detail!r}:
+    exec(DETAIL)
 t0 = time.perf_counter()
 s = analyze([Path({store!r})], {out!r}, AnalyzeOptions(memory_limit={limit!r}), step=step)
 print("STEP end", time.time(), file=sys.stderr, flush=True)
 print("DONE", round(time.perf_counter() - t0, 1), round(s.peak_rss_mib), s.flagged, s.campaigns, s.families,
       file=sys.stderr, flush=True)
+"""
+
+
+DETAIL = """
+# Steps inside the fingerprint stage (--detail): each marks where the previous one ends (so cue-bits also holds
+# the family queries that follow it, up to classify).
+import functools
+import distillguard.fingerprint.stage as stage
+from distillguard.store import Store
+def _at(name, fn, before=True):
+    @functools.wraps(fn)
+    def wrapped(*a, **k):
+        if before:
+            step(name)
+        out = fn(*a, **k)
+        if not before:
+            step(name)
+        return out
+    return wrapped
+stage.Collector.add_all = _at("fingerprint:stream", stage.Collector.add_all)
+stage.Collector.finish = _at("fingerprint:skeleton-set", stage.Collector.finish)
+stage.cluster = _at("fingerprint:clustering", stage.cluster)
+stage.own_cues = _at("fingerprint:cue-bits", stage.own_cues)
+stage.classify = _at("fingerprint:classify", stage.classify)
+stage.family_table = _at("fingerprint:family-table", stage.family_table)
+Store.create_table_as = _at("fingerprint:fp_exchanges", Store.create_table_as)
 """
 
 
@@ -47,9 +75,14 @@ def main() -> None:
     ap.add_argument("store", type=Path)
     ap.add_argument("--memory-limit", default=ANALYZE_MEMORY_LIMIT, help="DuckDB memory limit for analyze, or 'none'")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between samples")
+    ap.add_argument(
+        "--detail", action="store_true", help="also mark the fingerprint stage's steps (stream, clustering, ...)"
+    )
     args = ap.parse_args()
     out = tempfile.mkdtemp(prefix="dg-memory-")
-    code = CHILD.format(store=str(args.store.resolve()), out=out, limit=args.memory_limit)
+    code = f"DETAIL = {DETAIL!r}\n" + CHILD.format(
+        store=str(args.store.resolve()), out=out, limit=args.memory_limit, detail=args.detail
+    )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
 
