@@ -440,8 +440,8 @@ def _stages(eng: Engine, n_exchanges: int, options: AnalyzeOptions, rules: RuleS
     ex = {"exchanges": eng.exchanges}
     on = ex | {"key": eng.key}  # the stages that join the exchanges to their fingerprints
     passes = eng.feature_passes(n_exchanges)
-    feats = account_features(con, config=options.features, passes=passes, **on)
     releases = model_releases(con, config=options.features, **ex)
+    feats = account_features(con, config=options.features, passes=passes, releases=releases, **on)
     done("features")
     say("linking")
     link = link_accounts(con, feats["account_id"], options.link, **on)
