@@ -153,8 +153,9 @@ def test_skeleton_set_keeps_signatures_as_two_halves_that_give_back_the_32_bit_r
     skeletons, remap = SkeletonSet.build(hashes, [sk], config.num_perm)
     full = np.empty_like(sk.sig)
     full[remap] = sk.sig  # the sketches in the set's (hash) order
-    assert skeletons.signatures().dtype == np.uint32
-    assert np.array_equal(skeletons.signatures(), full)
+    every = np.arange(len(skeletons), dtype=np.int64)
+    assert skeletons.signatures(every).dtype == np.uint32
+    assert np.array_equal(skeletons.signatures(every), full)
     ids = np.array([3, 0, 3], dtype=np.int64)
     assert np.array_equal(skeletons.signatures(ids), full[ids])
     assert np.array_equal(skeletons.low16(), (full & 0xFFFF).astype(np.uint16))

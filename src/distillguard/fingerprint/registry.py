@@ -122,20 +122,18 @@ class SkeletonSet:
     def hashes(self) -> U64:
         return self._hashes
 
-    def signatures(self, ids: Sequence[int] | npt.NDArray[np.int64] | None = None) -> sketch.U32:
-        """The 32-bit MinHash signatures of the skeletons ``ids`` (all when None), one row each."""
-        if ids is None:
-            return (self._hi.astype(np.uint32) << np.uint32(16)) | self._lo
+    def signatures(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> sketch.U32:
+        """The 32-bit MinHash signatures of the skeletons ``ids``, one row each."""
         idx = np.asarray(ids, dtype=np.int64)
         return (self._hi[idx].astype(np.uint32) << np.uint32(16)) | self._lo[idx]
 
     def sketched(self, step: int = 1 << 16) -> npt.NDArray[np.bool_]:
         """Whether each skeleton has a signature (not every slot ``sketch.EMPTY_SLOT``: no shingle)."""
         out = np.empty(len(self), dtype=bool)
-        empty = np.uint16(0xFFFF)  # both halves of EMPTY_SLOT
+        empty_lo, empty_hi = _planes(np.asarray(sketch.EMPTY_SLOT))
         for lo in range(0, len(self), step):  # bounded temporaries
             hi = lo + step
-            out[lo:hi] = ~((self._lo[lo:hi] == empty) & (self._hi[lo:hi] == empty)).all(axis=1)
+            out[lo:hi] = ~((self._lo[lo:hi] == empty_lo) & (self._hi[lo:hi] == empty_hi)).all(axis=1)
         return out
 
     def low16(self) -> U16:
