@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
-from distillguard.features import account_features
+from distillguard.features import account_features, model_releases
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.heap import size_bytes
@@ -103,6 +103,8 @@ def test_features_in_passes_equal_features_in_one(run: Path) -> None:
         assert whole.num_rows > 100
         for passes in (2, 3):
             _same(account_features(con, passes=passes, **keyed), whole)
+        releases = model_releases(con, exchanges=keyed["exchanges"])  # as the pipeline hands it over
+        _same(account_features(con, passes=2, releases=releases, **keyed), whole)
         _same(account_features(con), whole)  # joined on the request_id: the same
 
 
