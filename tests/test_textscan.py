@@ -74,3 +74,12 @@ def test_collapse_is_split_and_join() -> None:
         None if t is None else " ".join(t.replace("\ue000", "").split()) for t in arr.to_pylist()
     ]
     assert textscan.collapse(arr.slice(2, 12), text._WS_CHARS).to_pylist() == out.to_pylist()[2:14]
+
+
+def test_whitespace_code_points_are_those_str_isspace_holds_for() -> None:
+    """The written-out list matches the running Python's Unicode database (a new Unicode version that adds a
+    space character fails here, not silently in masking)."""
+    import sys
+
+    assert sorted(text.WS_CODEPOINTS) == [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert len(set(text.WS_CODEPOINTS)) == len(text.WS_CODEPOINTS)

@@ -1,10 +1,21 @@
 """The process's memory: its high-water mark, and handing freed pages back to the system between phases that
-each build and drop large temporaries."""
+each build and drop large temporaries; and ``analyze``'s default DuckDB memory limit (here, not in ``pipeline``,
+so that the command line can show it without importing the stages)."""
 
 from __future__ import annotations
 
 import re
 import sys
+
+ANALYZE_MEMORY_LIMIT = "768MB"
+"""DuckDB's memory limit during ``analyze`` unless told otherwise (``AnalyzeOptions.memory_limit``; "none":
+DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
+query holds its whole working set: 4M exchanges peaked at 4.1 GiB. At 1536 MB they peaked at 2.2 GiB, the SQL
+stages each at Python's share plus DuckDB at the cap. Since the features query runs in passes
+(``pipeline.FEATURE_PASS_ROWS``) a lower cap costs no time: 768 MB, 4M exchanges 89.3 -> 80.7 s and 2,197 ->
+1,657 MiB, 1M 18.8 -> 19.9 s (noise) and 1,135 -> 1,087 MiB (A/B, docs/design/memory.md "Session 15"). What
+stays above it is Python's (the fingerprint stage's per-skeleton state, the stages' tables):
+docs/design/memory.md."""
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -30,6 +30,7 @@ from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
+from distillguard.heap import ANALYZE_MEMORY_LIMIT as ANALYZE_MEMORY_LIMIT  # the CLI reads it without the stages
 from distillguard.heap import peak_rss_mib, release_freed_memory, size_bytes
 from distillguard.ingest import ReadOptions, expand_paths, fingerprint, parser_pool, read_source
 from distillguard.ingest.batches import Batch
@@ -90,15 +91,6 @@ INGEST_MEMORY_LIMIT = "256MB"
 INGEST_THREADS = 1
 """DuckDB threads during ingest. Parsing (worker processes, or the main thread) keeps the other cores busy;
 more DuckDB threads only contend with it (measured: a third more CPU per committed row for no gain)."""
-
-ANALYZE_MEMORY_LIMIT = "768MB"
-"""DuckDB's memory limit during ``analyze`` unless told otherwise (``AnalyzeOptions.memory_limit``; "none":
-DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
-query holds its whole working set: 4M exchanges peaked at 4.1 GiB. At 1536 MB they peaked at 2.2 GiB, the SQL
-stages each at Python's share plus DuckDB at the cap. Since the features query runs in passes (below) a lower
-cap costs no time: 768 MB, 4M exchanges 89.3 -> 80.7 s and 2,197 -> 1,657 MiB, 1M 18.8 -> 19.9 s (noise) and
-1,135 -> 1,087 MiB (A/B, docs/design/memory.md "Session 15"). What stays above it is Python's (the
-fingerprint stage's per-skeleton state, the stages' tables): docs/design/memory.md."""
 
 FINGERPRINT_MEMORY_SHARE = 1 / 3
 """Share of the memory limit DuckDB keeps while the fingerprint stage streams and clusters: there Python holds

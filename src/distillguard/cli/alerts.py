@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from distillguard.alerts import write_alerts
 from distillguard.cli.app import app
 
 
@@ -20,6 +19,8 @@ def alerts_cmd(
     index: Annotated[str | None, typer.Option("--hec-index", help="Splunk index to name in each HEC event.")] = None,
 ) -> None:
     """One alert per campaign and per flagged account (event.kind: alert, threat.*, gen_ai.*)."""
+    from distillguard.alerts import write_alerts
+
     if ecs is None and hec is None:
         raise typer.BadParameter("give --ecs FILE, --hec FILE or both")
     s = write_alerts(results, ecs, hec, hec_index=index)

@@ -12,10 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from distillguard.alerts import write_alerts
 from distillguard.cli.app import app
 from distillguard.errors import ConfigError
-from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, AnalyzeOptions, analyze, duckdb_memory_limit
+from distillguard.heap import ANALYZE_MEMORY_LIMIT
 
 
 class Engine(StrEnum):
@@ -69,6 +68,9 @@ def analyze_cmd(
     ] = None,
 ) -> None:
     """Fingerprint prompts, profile accounts, link hydra clusters into campaigns and score them with evidence."""
+    from distillguard.alerts import write_alerts
+    from distillguard.pipeline import AnalyzeOptions, analyze, duckdb_memory_limit
+
     console = Console(stderr=True)
     if spark_master and engine is not Engine.spark:
         raise typer.BadParameter("--spark-master needs --engine spark")

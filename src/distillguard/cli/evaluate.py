@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,9 @@ from rich.table import Table
 
 from distillguard.cli.app import app
 from distillguard.errors import InputError
-from distillguard.evaluate import EvaluationReport
-from distillguard.evaluate import evaluate as run_evaluation
+
+if TYPE_CHECKING:
+    from distillguard.evaluate import EvaluationReport
 
 
 def _f(x: float | None, pct: bool = True) -> str:
@@ -33,6 +34,8 @@ def evaluate(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
 ) -> None:
     """Precision, recall, per-campaign coverage and leak, per-archetype false positives."""
+    from distillguard.evaluate import evaluate as run_evaluation
+
     if (labels is None) == (analyst_labels is None):
         raise InputError("give exactly one of --labels (simulator ground truth) or --analyst-labels STORE")
     if analyst_labels is not None:

@@ -6,15 +6,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distillguard.cli.app import app
 from distillguard.errors import ConfigError, StoreError
-from distillguard.gateway import GatewayConfig, load_secret, serve
-from distillguard.policy import OnlineSettings, default_policy, default_snapshot_path, export_snapshot, load_policy
-from distillguard.store import Store
+
+if TYPE_CHECKING:
+    from distillguard.policy import OnlineSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ def gateway_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Reverse proxy for the Anthropic Messages and OpenAI Chat Completions APIs: logs, enforces, links online."""
+    from distillguard.gateway import GatewayConfig, load_secret, serve
+    from distillguard.policy import default_policy, default_snapshot_path, load_policy
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
@@ -102,6 +105,9 @@ def gateway_cmd(
 
 def _first_snapshot(store: Path, snap: Path, online: OnlineSettings) -> None:
     """No snapshot yet: build one from the store with a short read-only open (skipped when it is busy)."""
+    from distillguard.policy import export_snapshot
+    from distillguard.store import Store
+
     try:
         with Store.open(store, read_only=True) as st:
             export_snapshot(st, snap, online)

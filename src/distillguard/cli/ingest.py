@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from distillguard.cli.app import app
-from distillguard.ingest import NormalizeOptions
-from distillguard.pipeline import IngestOptions, IngestSummary, ingest_paths
+
+if TYPE_CHECKING:
+    from distillguard.pipeline import IngestSummary
 
 
 @app.command()
@@ -35,6 +36,9 @@ def ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each committed batch to stderr.")] = False,
 ) -> None:
     """Read exchange logs (JSONL[.gz|.zst], Parquet, OTel GenAI spans) into the store; resumable, idempotent."""
+    from distillguard.ingest import NormalizeOptions
+    from distillguard.pipeline import IngestOptions, ingest_paths
+
     if privacy and keep_bodies:
         raise typer.BadParameter("--privacy and --keep-bodies exclude each other")
     options = IngestOptions(

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from distillguard.cli.app import app
-from distillguard.intel import ExportOptions, ImportOptions, export_bundle, import_bundle, read_salt
 
 intel_app = typer.Typer(help="Share campaigns as STIX 2.1 bundles and match partners' bundles.", no_args_is_help=True)
 app.add_typer(intel_app, name="intel")
@@ -36,6 +35,8 @@ def export_cmd(
     tlp: Annotated[str, typer.Option("--tlp", help="TLP marking: clear, green, amber or red.")] = "amber",
 ) -> None:
     """Export campaigns as a STIX 2.1 bundle: keyed hashes and signatures, never raw prompts or payments."""
+    from distillguard.intel import ExportOptions, export_bundle, read_salt
+
     options = ExportOptions(provider=provider, min_share=min_share, valid_days=valid_days, tlp=tlp)
     bundle = export_bundle(results, out, read_salt(salt_file), options, store=store)
     kinds = Counter(str(o.get("x_distillguard_kind", o["type"])) for o in bundle.objects if o["type"] != "relationship")
@@ -53,6 +54,8 @@ def import_cmd(
     ] = 0.6,
 ) -> None:
     """Match a partner's indicators against my accounts and traffic; write the evidence."""
+    from distillguard.intel import ImportOptions, import_bundle, read_salt
+
     s = import_bundle(
         bundle, store, read_salt(salt_file), out_dir=out, options=ImportOptions(family_similarity=similarity)
     )

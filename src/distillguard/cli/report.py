@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from distillguard.cli.app import app
-from distillguard.report import build_report, load_results, write_report
 
 
 @app.command(name="report")
@@ -25,6 +24,8 @@ def report_cmd(
 ) -> None:
     """One page per campaign (capabilities, activity with model releases, infrastructure, prompts, evidence,
     actions) after a summary page ranking them. Works offline; prints to PDF one campaign per page."""
+    from distillguard.report import build_report, load_results, write_report
+
     loaded = load_results(results, store)
     data = build_report(loaded)
     path = write_report(data, out, js_beside=js_beside)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,9 +12,9 @@ from rich.table import Table
 
 from distillguard.cli.app import app
 from distillguard.errors import ConfigError
-from distillguard.simulate import describe, load_corpus, load_scenario, make_plan
-from distillguard.simulate.describe import Description
-from distillguard.simulate.writer import write_simulation
+
+if TYPE_CHECKING:
+    from distillguard.simulate.describe import Description
 
 
 def _scale(text: str, reported: float) -> float:
@@ -39,6 +39,9 @@ def simulate(
     ] = False,
 ) -> None:
     """Simulate API traffic with distillation campaigns and write the log and its labels."""
+    from distillguard.simulate import describe, load_corpus, load_scenario, make_plan
+    from distillguard.simulate.writer import write_simulation
+
     console = Console()
     sc = load_scenario(scenario)
     plan = make_plan(sc, _scale(scale, sc.reported_scale), seed)

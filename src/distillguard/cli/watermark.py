@@ -13,8 +13,6 @@ from rich.table import Table
 
 from distillguard.cli.app import app
 from distillguard.errors import InputError
-from distillguard.watermark import UnitCounts, account_key, detect_counts, mark_text
-from distillguard.watermark.io import read_keys, read_texts
 
 watermark_app = typer.Typer(help="Tracing watermark: mark texts with an account key; detect keys in texts.")
 app.add_typer(watermark_app, name="watermark")
@@ -58,6 +56,9 @@ def detect_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="write every key's result as JSON")] = None,
 ) -> None:
     """Test the texts in FILES for each key; exact p-values, Bonferroni-adjusted over the keys."""
+    from distillguard.watermark import UnitCounts, account_key, detect_counts
+    from distillguard.watermark.io import read_keys, read_texts
+
     if (keys is None) == (accounts is None):
         raise InputError("give exactly one of --keys KEYFILE or --accounts STORE")
     if keys is not None:
@@ -101,6 +102,9 @@ def mark_cmd(
     ] = None,
 ) -> None:
     """Mark every text in FILE with the account's key (for tests, demos and audits)."""
+    from distillguard.watermark import account_key, mark_text
+    from distillguard.watermark.io import read_texts
+
     key = account_key(_secret(secret_file), account)
     n = 0
     with out.open("w", encoding="utf-8") as fh:

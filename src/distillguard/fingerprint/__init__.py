@@ -48,10 +48,38 @@ and structure come from its earliest exchange (``keys.aggregates_sql``). The par
 Design notes and measurements: docs/design/fingerprint.md.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from distillguard.fingerprint.config import FingerprintConfig
-from distillguard.fingerprint.cues import AREAS, FLAGS
-from distillguard.fingerprint.stage import COLUMNS, Fingerprints, fingerprint
-from distillguard.fingerprint.tables import EXCHANGE_FP, FAMILIES
+
+if TYPE_CHECKING:
+    from distillguard.fingerprint.cues import AREAS, FLAGS
+    from distillguard.fingerprint.stage import COLUMNS, Fingerprints, fingerprint
+    from distillguard.fingerprint.tables import EXCHANGE_FP, FAMILIES
+
+_LAZY = {
+    "AREAS": "cues",
+    "FLAGS": "cues",
+    "COLUMNS": "stage",
+    "Fingerprints": "stage",
+    "fingerprint": "stage",
+    "EXCHANGE_FP": "tables",
+    "FAMILIES": "tables",
+}
+"""Imported on first use: the stage pulls in numba and the compiled kernels (about 0.6 s), which a module that
+only needs ``FingerprintConfig`` (the policy snapshot, the command line) should not pay for."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AREAS",

@@ -28,8 +28,7 @@ import orjson
 import pyarrow as pa
 
 from distillguard.errors import InputError
-from distillguard.fingerprint import FingerprintConfig
-from distillguard.fingerprint.sketch import MINHASH
+from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.policy.decisions import current_decisions, same_campaign
 from distillguard.policy.model import Decision, OnlineSettings, Scope, Status
 from distillguard.sqlconn import registered
@@ -155,6 +154,8 @@ def build_snapshot(store: Store, online: OnlineSettings) -> dict[str, Any]:
     api_keys: dict[str, str] = {}
     if "api_keys" in tables:
         api_keys = dict(store.connection.execute("SELECT key_hash, account_id FROM api_keys").fetchall())
+    from distillguard.fingerprint.sketch import MINHASH  # the compiled kernels, only when a snapshot is built
+
     cfg = FingerprintConfig()
     return {
         "format": FORMAT,
