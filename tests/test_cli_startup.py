@@ -18,6 +18,7 @@ from distillguard.heap import ANALYZE_MEMORY_LIMIT
 
 HEAVY = (
     "numba",
+    "duckdb",
     "sknetwork",
     "scipy",
     "plotly",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -24,7 +24,9 @@ from distillguard.policy import (
 )
 from distillguard.policy import decisions as dec
 from distillguard.policy.model import Decision, Policy
-from distillguard.store import Store
+
+if TYPE_CHECKING:
+    from distillguard.store import Store
 
 decide_app = typer.Typer(
     name="decide",
@@ -41,6 +43,12 @@ SnapshotOpt = Annotated[
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who decides (recorded in the audit trail).")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (recorded in the audit trail).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Action parameter KEY=VALUE (repeatable).")]
+
+
+def _open_store(path: Path, read_only: bool = False) -> Store:
+    from distillguard.store import Store  # DuckDB, only when a command runs
+
+    return Store.open(path, read_only=read_only)
 
 
 def _policy(path: Path | None) -> Policy:
@@ -90,7 +98,7 @@ def run_cmd(
 ) -> None:
     """Evaluate the policy on the latest analysis, record new decisions, rewrite the enforcement snapshot."""
     pol = _policy(policy)
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         result = decide(st, pol, results=results, snapshot=snapshot)
     r = result.recorded
     Console().print(
@@ -106,7 +114,7 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """The current state of every decision."""
-    with Store.open(store, read_only=True) as st:
+    with _open_store(store, read_only=True) as st:
         ds = dec.current_decisions(st, include_lifted=all_)
     if as_json:
         for d in ds:
@@ -118,7 +126,7 @@ def list_cmd(
 @decide_app.command("show")
 def show_cmd(decision_id: str, store: StoreOpt) -> None:
     """The audit trail of one decision: every entry, oldest first, as JSON lines."""
-    with Store.open(store, read_only=True) as st:
+    with _open_store(store, read_only=True) as st:
         entries = dec.audit_trail(st, decision_id)
     if not entries:
         raise InputError(f"no decision {decision_id!r} in {store}")
@@ -136,7 +144,7 @@ def approve_cmd(
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Activate a proposed decision."""
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         d = dec.approve(st, decision_id, actor, note)
         _export(st, snapshot, policy)
     _print([d], "approved")
@@ -152,7 +160,7 @@ def lift_cmd(
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Lift a decision (a new audit entry; the decision and its history remain)."""
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         d = dec.lift(st, decision_id, actor, note)
         _export(st, snapshot, policy)
     _print([d], "lifted")
@@ -170,7 +178,7 @@ def override_cmd(
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Replace a decision's action; later policy runs leave it as the analyst set it."""
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         d = dec.override(st, decision_id, actor, action, _params(param), note)
         _export(st, snapshot, policy)
     _print([d], "overridden")
@@ -189,7 +197,7 @@ def add_cmd(
     snapshot: SnapshotOpt = None,
 ) -> None:
     """An analyst's own decision, active at once (a campaign's current members are recorded with it)."""
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         members: list[str] = []
         if kind is Scope.campaign:
             rows = (
@@ -226,7 +234,7 @@ def import_online_cmd(
         if not isinstance(rec, dict) or "account_id" not in rec or "campaign_id" not in rec:
             raise InputError(f"{path}:{n}: a link needs account_id and campaign_id")
         links.append(rec)
-    with Store.open(store) as st:
+    with _open_store(store) as st:
         added = dec.record_online_links(st, links, actor)
         _export(st, snapshot, policy)
     _print(added, "linked online")
@@ -235,7 +243,7 @@ def import_online_cmd(
 @decide_app.command("export")
 def export_cmd(store: StoreOpt, policy: PolicyOpt = None, snapshot: SnapshotOpt = None) -> None:
     """Rewrite the enforcement snapshot the gateway reloads."""
-    with Store.open(store, read_only=True) as st:
+    with _open_store(store, read_only=True) as st:
         path = _export(st, snapshot, policy)
     Console().print(f"snapshot {path}")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +34,9 @@ from distillguard.policy.engine import Proposal, decision_id, evaluate
 from distillguard.policy.load import check_examples, default_policy, load_policy, parse_policy
 from distillguard.policy.model import Action, Decision, OnlineSettings, Policy, Rule, Scope, Status
 from distillguard.policy.snapshot import default_snapshot_path, export_snapshot, read_snapshot
-from distillguard.store import Store
+
+if TYPE_CHECKING:
+    from distillguard.store import Store
 
 __all__ = [
     "Action",

@@ -18,12 +18,11 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distillguard.errors import InputError
 from distillguard.policy.engine import Proposal, decision_id
 from distillguard.policy.model import ACTION_PARAMS, Action, Decision, Scope, Status
-from distillguard.store import Store
 
 POLICY_ACTOR = "policy"
 TABLE = "decision_audit"
@@ -49,6 +48,9 @@ _COLUMNS = (
     "entry_id, decision_id, subject_kind, subject_id, action, params, status, rule, reason, evidence, actor, "
     "decided_at, members, event, note"
 )
+
+if TYPE_CHECKING:
+    from distillguard.store import Store
 
 
 @dataclass(frozen=True)

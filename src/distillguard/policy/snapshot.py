@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -32,7 +32,9 @@ from distillguard.fingerprint.config import FingerprintConfig
 from distillguard.policy.decisions import current_decisions, same_campaign
 from distillguard.policy.model import Decision, OnlineSettings, Scope, Status
 from distillguard.sqlconn import registered
-from distillguard.store import Store
+
+if TYPE_CHECKING:
+    from distillguard.store import Store
 
 log = logging.getLogger(__name__)
 
