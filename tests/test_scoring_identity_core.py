@@ -104,6 +104,38 @@ def test_stragglers_are_moved_to_the_cluster_whose_templates_they_send() -> None
     assert out["small"]["cluster_id"] == 1 and out["small"]["adopted"]
 
 
+def test_an_account_sending_a_clusters_templates_in_bulk_is_moved_whatever_its_own_evidence() -> None:
+    """Real conversations or tool loops keep a chat user out of a campaign it shares a few openings with; they do
+    not keep out an account with hundreds of exchanges in the campaign's shared families (a harvester running a
+    real agent harness has both)."""
+    from distillguard.scoring.score import adopt_stragglers
+
+    rules = default_rules()
+    bulk = float(rules.setting("adopt_bulk_exchanges"))
+    assert float(rules.setting("adopt_min_exchanges")) < bulk < 1000
+    acc = pa.table(
+        {
+            "account_id": ["member", "harvester", "chatter", "customer", "faint"],
+            "cluster_id": [1, 2, 2, 2, 2],
+            "cluster_size": [1, 4, 4, 4, 4],
+            "affinity": [0.9, 0.0, 0.0, 0.0, 0.0],
+            "foreign_cluster": [None, 1, 1, 1, 1],
+            "foreign_affinity": [0.0, 0.65, 0.65, 0.65, 0.2],
+            "foreign_exchanges": [0, bulk, bulk - 1, bulk * 3, bulk * 3],
+            "standalone_share": [1.0, 0.2, 0.2, 1.0, 0.2],
+        }
+    )
+    own_points = np.array([1.0, -3.0, -1.5, -1.5, -3.0])
+    out = {r["account_id"]: r for r in adopt_stragglers(acc, rules, own_points).to_pylist()}
+    assert out["harvester"]["cluster_id"] == 1 and out["harvester"]["adopted"]
+    assert out["customer"]["cluster_id"] == 1 and out["customer"]["adopted"]
+    assert out["chatter"]["cluster_id"] == 2 and not out["chatter"]["adopted"]  # below the bulk: conversations count
+    assert out["faint"]["cluster_id"] == 2  # many exchanges there, but a small share of its traffic
+    organised = np.array([False, True, False, False, False])  # an organisation's member stays, as before
+    out = {r["account_id"]: r for r in adopt_stragglers(acc, rules, own_points, organised).to_pylist()}
+    assert out["harvester"]["cluster_id"] == 2 and not out["harvester"]["adopted"]
+
+
 def test_organisation_members_are_the_core_of_a_cluster_its_core_defines() -> None:
     """A classroom tied by its campus network is an organisation; three accounts of a large cluster that share
     a residential /24 (a proxy exit beside two real users) are not."""

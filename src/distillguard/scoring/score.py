@@ -196,7 +196,8 @@ def adopt_stragglers(
 
     Linking is a partition of a graph where a small account's few keys (a carrier network, a common client)
     can outweigh its content; what it sends says more. Needs ``adopt_min_exchanges`` of its exchanges in the
-    other cluster's families, so one borrowed prompt moves nobody, and mostly standalone prompts.
+    other cluster's families, so one borrowed prompt moves nobody, and mostly standalone prompts (or, instead of
+    standalone prompts and no legitimacy of its own, ``adopt_bulk_exchanges`` exchanges there).
     ``own_points``: each account's points from the account rules alone, before any cluster.
     ``organised``: the members of identity-defined clusters (``organisation_members``) stay where they are.
     Adoption corrects links made of weak keys; a member of a group most of whose accounts share a private
@@ -216,6 +217,10 @@ def adopt_stragglers(
     # rules alone): a customer whose own traffic speaks for it (real conversations, a verified enterprise's
     # workload) is not moved by wording. A small account of a campaign has no rule of its own either way.
     move = (own < floor) & (other >= min_aff) & (hits >= min_ex) & (standalone >= 0.5) & (own_points >= 0)
+    # ... unless the account sends the other cluster's templates in bulk: hundreds of exchanges in a campaign's
+    # shared families are not chats that happen to open alike, whatever conversations or tool loops carry them
+    # (a harvester running a real agent harness has both).
+    move |= (own < floor) & (other >= min_aff) & (hits >= float(rules.setting("adopt_bulk_exchanges", np.inf)))
     if organised is not None:
         move &= ~organised
     cluster = np.where(move, np.nan_to_num(_column(acc, "foreign_cluster", -1.0)), _column(acc, "cluster_id", -1.0))
