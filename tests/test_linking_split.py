@@ -38,3 +38,22 @@ def test_a_community_without_an_identity_web_or_with_a_small_one_stays_whole() -
     assert {got[a] for a in accounts[:4]} == {1} and {got[a] for a in accounts[4:]} == {2}
     assert split_identity_cores(duckdb.connect(), pa.table({"account_id": [], "cluster_id": []}), incidence([]),
                                 LinkConfig()).num_rows == 0  # fmt: skip
+
+
+def test_a_second_operators_web_in_the_rest_is_split_off_too() -> None:
+    # One community: a class on its campus network, a campaign's accounts on shared cards, and chat users who
+    # write like both. The class is the larger web, so it is the core the first time; the campaign's web is
+    # a third of what is left and is split from the chat users on the next round.
+    school = [f"pupil{i}" for i in range(7)]
+    crew = [f"crew{i}" for i in range(4)]
+    chat = [f"chat{i}" for i in range(6)]
+    rows = [(a, "net", "10.1.0.0/24") for a in school] + [(a, "payment", "card-7") for a in crew]
+    rows += [(a, "family", "course-template") for a in [*school, *chat]]
+    rows += [(a, "family", "harvest-template") for a in [*crew, *chat]]
+    got = _split(dict.fromkeys([*school, *crew, *chat], 3), rows)
+    assert {got[a] for a in school} == {3}
+    assert len({got[a] for a in crew}) == 1 and len({got[a] for a in chat}) == 1
+    assert len({got[school[0]], got[crew[0]], got[chat[0]]}) == 3
+    table = pa.table({"account_id": list(got), "cluster_id": pa.array([3] * len(got), pa.int64())})
+    once = split_identity_cores(duckdb.connect(), table, incidence(rows), LinkConfig(core_split_rounds=1))
+    assert len(set(once["cluster_id"].to_pylist())) == 2  # one round leaves the campaign with the chat users

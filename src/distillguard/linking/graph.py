@@ -78,6 +78,8 @@ class LinkConfig:
     not all, is split in two: the core, and the accounts tied to it by other keys."""
     core_split_min_accounts: int = 3
     """... and at least this many accounts."""
+    core_split_rounds: int = 4
+    """The accounts split off are checked again for a web of their own, at most this many times in all."""
     core_min_exclusive: float = 0.5
     """An identity key ties members only where at least this share of all its accounts are in the community
     (a carrier NAT or a popular e-mail domain ties nobody)."""
@@ -267,16 +269,32 @@ def split_identity_cores(con: SqlConnection, clusters: pa.Table, incidence: pa.T
     key): they become a community of their own, so neither group's behaviour is read as the other's.
     A community without such a web (a campaign of independent-looking accounts tied by its templates) is
     left whole.
+
+    The rest is checked again, up to ``core_split_rounds`` times: one community can hold two operators' webs
+    (a class on its campus network and a campaign's accounts on their shared cards, joined by the chat
+    users who write like both), and only the larger is the core the first time.
     """
     if clusters.num_rows == 0 or incidence.num_rows == 0:
         return clusters
     ident = incidence.filter(pc.is_in(incidence["kind"], value_set=pa.array(IDENTITY_KINDS)))
+    for _ in range(cfg.core_split_rounds):
+        split = _split_once(con, clusters, ident, cfg)
+        if split is None:
+            break
+        clusters = split
+    return clusters
+
+
+def _split_once(con: SqlConnection, clusters: pa.Table, ident: pa.Table, cfg: LinkConfig) -> pa.Table | None:
+    """One round of ``split_identity_cores``; None where no community is split."""
     core = identity_core(identity_ties(con, ident, clusters, min_exclusive=cfg.core_min_exclusive))
     cid = clusters["cluster_id"].to_numpy().astype(np.int64)
     in_core = np.asarray(pc.is_in(clusters["account_id"], value_set=core["account_id"]).to_numpy(zero_copy_only=False))
     size = np.bincount(cid)
     n_core = np.bincount(cid, weights=in_core.astype(np.float64), minlength=len(size))
     split = (n_core >= np.maximum(cfg.core_split_min_accounts, cfg.core_split_share * size)) & (n_core < size)
+    if not split.any():
+        return None
     moved = split[cid] & ~in_core
     new_id = np.full(len(size), -1, dtype=np.int64)
     new_id[split] = len(size) + np.arange(int(split.sum()))
