@@ -277,16 +277,25 @@ def split_identity_cores(con: SqlConnection, clusters: pa.Table, incidence: pa.T
     if clusters.num_rows == 0 or incidence.num_rows == 0:
         return clusters
     ident = incidence.filter(pc.is_in(incidence["kind"], value_set=pa.array(IDENTITY_KINDS)))
+    labels = clusters["cluster_id"].to_numpy().astype(np.int64)
+    # Rows still to check: every account the first time, then only those split off in the last round (a core
+    # is all web, and a community left whole is the same community, with the same ties, the next time).
+    rows = np.arange(clusters.num_rows)
     for _ in range(cfg.core_split_rounds):
-        split = _split_once(con, clusters, ident, cfg)
-        if split is None:
+        check = pa.table({"account_id": clusters["account_id"].take(rows), "cluster_id": labels[rows]})
+        moved = _split_once(con, check, ident, cfg, next_id=int(labels.max()) + 1)
+        if moved is None:
             break
-        clusters = split
-    return clusters
+        rows = rows[moved[0]]
+        labels[rows] = moved[1]
+    return pa.table({"account_id": clusters["account_id"], "cluster_id": pa.array(labels, pa.int64())})
 
 
-def _split_once(con: SqlConnection, clusters: pa.Table, ident: pa.Table, cfg: LinkConfig) -> pa.Table | None:
-    """One round of ``split_identity_cores``; None where no community is split."""
+def _split_once(
+    con: SqlConnection, clusters: pa.Table, ident: pa.Table, cfg: LinkConfig, *, next_id: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One round of ``split_identity_cores`` over ``clusters``: the mask of its rows that leave their community
+    and their new cluster ids (numbered from ``next_id``, one per community split); None where none is split."""
     core = identity_core(identity_ties(con, ident, clusters, min_exclusive=cfg.core_min_exclusive))
     cid = clusters["cluster_id"].to_numpy().astype(np.int64)
     in_core = np.asarray(pc.is_in(clusters["account_id"], value_set=core["account_id"]).to_numpy(zero_copy_only=False))
@@ -297,9 +306,8 @@ def _split_once(con: SqlConnection, clusters: pa.Table, ident: pa.Table, cfg: Li
         return None
     moved = split[cid] & ~in_core
     new_id = np.full(len(size), -1, dtype=np.int64)
-    new_id[split] = len(size) + np.arange(int(split.sum()))
-    labels = np.where(moved, new_id[cid], cid)
-    return pa.table({"account_id": clusters["account_id"], "cluster_id": pa.array(labels, pa.int64())})
+    new_id[split] = next_id + np.arange(int(split.sum()))
+    return moved, new_id[cid[moved]]
 
 
 def link_accounts(
