@@ -1,11 +1,20 @@
-"""Where `analyze`'s memory goes: resident memory of one run, sampled four times a second, by stage.
+"""Where `analyze`'s memory and time go: resident memory of one run, sampled four times a second, by stage.
 
-    python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25] [--detail]
+    python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25] [--detail] [--queries N]
 
 Runs `analyze` on an existing store (e.g. bench/_work/analyze/store-4000000.duckdb, made by
 bench/analyze.py) in a child process, samples the child's VmRSS from /proc and prints, per stage, its seconds
-and the lowest and highest RSS seen while it ran, then the child's own high-water mark (``AnalyzeSummary.peak_rss_mib``). Linux only (/proc). The numbers in
+and the lowest and highest RSS seen while it ran (a dash when the stage was shorter than one sample), then the
+child's own high-water mark (``AnalyzeSummary.peak_rss_mib``). Linux only (/proc). The numbers in
 docs/design/memory.md come from this script.
+
+``--queries N`` also times every SQL statement DuckDB runs (where the statement is executed, not where it is
+built: a relation runs when its result is read) and prints, per stage, the seconds spent in SQL against the
+stage's wall seconds (the rest is Python, or waiting on it), then the N slowest statements with the stage they
+ran in. It hooks ``duckdb._seam.submit``, through which DuckDB 2's Python client runs the statements of
+``sql()`` relations, and the store's ``create_table_as`` and ``write_table`` (the connection's native
+``execute``); the fingerprint stage's key-row inserts, in their own thread beside the stream, are not counted.
+With a client that lacks ``duckdb._seam`` the option says so and stops.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from distillguard.pipeline import AnalyzeOptions, analyze
 def step(name): print("STEP", name, time.time(), file=sys.stderr, flush=True)
 if {detail!r}:
     exec(DETAIL)
+if {queries!r}:
+    exec(QUERIES)
 t0 = time.perf_counter()
 s = analyze([Path({store!r})], {out!r}, AnalyzeOptions(memory_limit={limit!r}), step=step)
 print("STEP end", time.time(), file=sys.stderr, flush=True)
@@ -62,6 +73,33 @@ Store.create_table_as = _at("fingerprint:fp_exchanges", Store.create_table_as)
 """
 
 
+QUERIES = """
+# Every statement DuckDB runs (--queries): its seconds and its first words, as it finishes.
+import duckdb._seam as _seam
+_submit = _seam.submit
+def _timed(con, sql, *a, **k):
+    t = time.perf_counter()
+    try:
+        return _submit(con, sql, *a, **k)
+    finally:
+        text = " ".join(str(sql).split())[:100]
+        print("QUERY", time.time(), round(time.perf_counter() - t, 4), text, file=sys.stderr, flush=True)
+_seam.submit = _timed
+# The store's own statements run through the connection's native execute, which the hook above does not see.
+from distillguard.store import Store as _Store
+def _timed_store(fn, label):
+    def run(self, name, *a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(self, name, *a, **k)
+        finally:
+            print("QUERY", time.time(), round(time.perf_counter() - t, 4), label, name, file=sys.stderr, flush=True)
+    return run
+_Store.create_table_as = _timed_store(_Store.create_table_as, "CREATE TABLE AS (store):")
+_Store.write_table = _timed_store(_Store.write_table, "write table (store):")
+"""
+
+
 def _rss_mib(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
@@ -78,10 +116,16 @@ def main() -> None:
     ap.add_argument(
         "--detail", action="store_true", help="also mark the fingerprint stage's steps (stream, clustering, ...)"
     )
+    ap.add_argument("--queries", type=int, default=0, metavar="N", help="time SQL statements; list the N slowest")
     args = ap.parse_args()
+    if args.queries:
+        try:
+            import duckdb._seam  # noqa: F401
+        except ImportError:
+            sys.exit("--queries needs DuckDB's Python client 2.x (duckdb._seam): not found")
     out = tempfile.mkdtemp(prefix="dg-memory-")
-    code = f"DETAIL = {DETAIL!r}\n" + CHILD.format(
-        store=str(args.store.resolve()), out=out, limit=args.memory_limit, detail=args.detail
+    code = f"DETAIL = {DETAIL!r}\nQUERIES = {QUERIES!r}\n" + CHILD.format(
+        store=str(args.store.resolve()), out=out, limit=args.memory_limit, detail=args.detail, queries=args.queries > 0
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
@@ -96,12 +140,16 @@ def main() -> None:
     sampler = threading.Thread(target=sample)
     sampler.start()
     steps: list[tuple[str, float]] = [("start", time.time())]
+    queries: list[tuple[float, float, str]] = []  # (finished at, seconds, text)
     done = ""
     assert child.stderr is not None
     for line in child.stderr:
         if line.startswith("STEP "):
             _, name, at = line.split()
             steps.append((name, float(at)))
+        elif line.startswith("QUERY "):
+            _, at, secs, text = line.rstrip("\n").split(" ", 3)
+            queries.append((float(at), float(secs), text))
         elif line.startswith("DONE "):
             done = line.split(maxsplit=1)[1].strip()
     child.wait()
@@ -109,11 +157,28 @@ def main() -> None:
     if child.returncode != 0 or not samples:
         sys.exit(f"analyze failed (exit {child.returncode})")
     print(f"store {args.store}, DuckDB memory limit {args.memory_limit}")
-    print("| stage | seconds | RSS MiB low | RSS MiB high |\n|---|---:|---:|---:|")
+    sql_col = args.queries > 0
+    print(
+        "| stage | seconds |"
+        + (" SQL seconds |" if sql_col else "")
+        + " RSS MiB low | RSS MiB high |\n|---|---:|"
+        + ("---:|" if sql_col else "")
+        + "---:|---:|"
+    )
+    stage_of: list[str] = []
     for (name, t0), (_, t1) in pairwise(steps):
         seen = [r for t, r in samples if t0 <= t < t1]
-        if seen:
-            print(f"| {name} | {t1 - t0:.1f} | {min(seen):,.0f} | {max(seen):,.0f} |")
+        rss = f"{min(seen):,.0f} | {max(seen):,.0f}" if seen else "– | –"
+        mine = [q for q in queries if t0 <= q[0] < t1]
+        sql = f" {sum(q[1] for q in mine):.1f} |" if sql_col else ""
+        print(f"| {name} | {t1 - t0:.1f} |{sql} {rss} |")
+        stage_of.extend(name for _ in mine)
+    if sql_col:
+        timed = [q for q in queries if steps[0][1] <= q[0] < steps[-1][1]]
+        print(f"\n{len(timed)} SQL statements, {sum(q[1] for q in timed):.1f} s; the {args.queries} slowest:\n")
+        print("| seconds | stage | statement |\n|---:|---|---|")
+        for (_, secs, text), name in sorted(zip(timed, stage_of, strict=True), key=lambda x: -x[0][1])[: args.queries]:
+            print(f"| {secs:.2f} | {name} | `{text.replace('|', '/')}` |")
     seconds, hwm, flagged, campaigns, families = done.split()
     print(
         f"\nanalyze {seconds} s, peak RSS {int(hwm):,} MiB (high-water mark; highest sample {max(r for _, r in samples):,.0f})"
