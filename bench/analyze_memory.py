@@ -53,9 +53,14 @@ DETAIL = """
 import functools
 import distillguard.fingerprint.stage as stage
 from distillguard.store import Store
-def _at(name, fn, before=True):
+def _at(names, fn, before=True):
+    # names: one per call, in call order (the last one for any further call); a single name for every call.
+    names = (names,) if isinstance(names, str) else names
+    calls = [0]
     @functools.wraps(fn)
     def wrapped(*a, **k):
+        name = names[min(calls[0], len(names) - 1)]
+        calls[0] += 1
         if before:
             step(name)
         out = fn(*a, **k)
@@ -65,8 +70,9 @@ def _at(name, fn, before=True):
     return wrapped
 stage.Collector.add_all = _at("fingerprint:stream", stage.Collector.add_all)
 stage.Collector.finish = _at("fingerprint:skeleton-set", stage.Collector.finish)
-stage.cluster = _at("fingerprint:clustering", stage.cluster)
-stage.own_cues = _at("fingerprint:cue-bits", stage.own_cues)
+# ``families`` clusters, then reads the own cue bits of, the system prompts first, the user turns second.
+stage.cluster = _at(("fingerprint:clustering-system", "fingerprint:clustering-user"), stage.cluster)
+stage.own_cues = _at(("fingerprint:cue-bits-system", "fingerprint:cue-bits-user"), stage.own_cues)
 stage.classify = _at("fingerprint:classify", stage.classify)
 stage.family_table = _at("fingerprint:family-table", stage.family_table)
 Store.create_table_as = _at("fingerprint:fp_exchanges", Store.create_table_as)
