@@ -154,8 +154,8 @@ def main() -> None:
             _, name, at = line.split()
             steps.append((name, float(at)))
         elif line.startswith("QUERY "):
-            _, at, secs, text = line.rstrip("\n").split(" ", 3)
-            queries.append((float(at), float(secs), text))
+            _, at, took, text = line.rstrip("\n").split(" ", 3)
+            queries.append((float(at), float(took), text))
         elif line.startswith("DONE "):
             done = line.split(maxsplit=1)[1].strip()
     child.wait()
@@ -183,7 +183,8 @@ def main() -> None:
         timed = [q for q in queries if steps[0][1] <= q[0] < steps[-1][1]]
         print(f"\n{len(timed)} SQL statements, {sum(q[1] for q in timed):.1f} s; the {args.queries} slowest:\n")
         print("| seconds | stage | statement |\n|---:|---|---|")
-        for (_, secs, text), name in sorted(zip(timed, stage_of, strict=True), key=lambda x: -x[0][1])[: args.queries]:
+        slowest = sorted(zip(timed, stage_of, strict=True), key=lambda x: -x[0][1])[: args.queries]
+        for (_finished, secs, text), name in slowest:
             print(f"| {secs:.2f} | {name} | `{text.replace('|', '/')}` |")
     seconds, hwm, flagged, campaigns, families = done.split()
     print(
