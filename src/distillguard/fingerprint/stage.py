@@ -281,13 +281,18 @@ def own_cues(skeletons: SkeletonSet, which: npt.NDArray[np.bool_], cues: tuple[C
     wrapper) is held together by a long recurring part, which can be shared *content* rather than a shared
     instruction: the same public benchmark question sent by a harvester inside an instruction to put its
     reasoning in tags and by an evaluation harness inside a plain answer format. There an instruction is
-    attributed to an exchange only if its own text carries it too (``keys.exchanges_sql``)."""
+    attributed to an exchange only if its own text carries it too (``keys.exchanges_sql``).
+
+    Only the bits of ``FLAGS`` (the first cues, in bit order) are read there, so only those cues are scanned:
+    the area cues after them decide a family's capability from its representatives alone. (1M bench store:
+    133,187 wrapped user skeletons, 0.70 -> 0.30 s; 4M: 430,580, 2.15 -> 0.93 s.)"""
     ids = np.flatnonzero(which)
     own = np.zeros(len(skeletons), dtype=np.int64)
+    flag_cues = cues[: len(FLAGS)]
     step = 1 << 16  # bounded temporaries
     for lo in range(0, len(ids), step):
         part = ids[lo : lo + step]
-        own[part] = cue_bits_array(pc.fill_null(skeletons.text_array(part), ""), cues)
+        own[part] = cue_bits_array(pc.fill_null(skeletons.text_array(part), ""), flag_cues)
     return pa.array(own, mask=~which)
 
 
