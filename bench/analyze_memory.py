@@ -80,29 +80,23 @@ Store.create_table_as = _at("fingerprint:fp_exchanges", Store.create_table_as)
 
 
 QUERIES = """
-# Every statement DuckDB runs (--queries): its seconds and its first words, as it finishes.
+# Every statement (--queries): its seconds and its first words, as it finishes.
 import duckdb._seam as _seam
-_submit = _seam.submit
-def _timed(con, sql, *a, **k):
-    t = time.perf_counter()
-    try:
-        return _submit(con, sql, *a, **k)
-    finally:
-        text = " ".join(str(sql).split())[:100]
-        print("QUERY", time.time(), round(time.perf_counter() - t, 4), text, file=sys.stderr, flush=True)
-_seam.submit = _timed
-# The store's own statements run through the connection's native execute, which the hook above does not see.
 from distillguard.store import Store as _Store
-def _timed_store(fn, label):
-    def run(self, name, *a, **k):
+def _timed(fn, text):
+    # fn's calls timed; text(args) names the statement.
+    def run(*a, **k):
         t = time.perf_counter()
         try:
-            return fn(self, name, *a, **k)
+            return fn(*a, **k)
         finally:
-            print("QUERY", time.time(), round(time.perf_counter() - t, 4), label, name, file=sys.stderr, flush=True)
+            took = round(time.perf_counter() - t, 4)
+            print("QUERY", time.time(), took, " ".join(text(a).split())[:100], file=sys.stderr, flush=True)
     return run
-_Store.create_table_as = _timed_store(_Store.create_table_as, "CREATE TABLE AS (store):")
-_Store.write_table = _timed_store(_Store.write_table, "write table (store):")
+_seam.submit = _timed(_seam.submit, lambda a: str(a[1]))  # (con, sql, ...)
+# The store's own statements run through the connection's native execute, which the hook above does not see.
+_Store.create_table_as = _timed(_Store.create_table_as, lambda a: f"CREATE TABLE AS (store): {a[1]}")
+_Store.write_table = _timed(_Store.write_table, lambda a: f"write table (store): {a[1]}")
 """
 
 
@@ -154,8 +148,8 @@ def main() -> None:
             _, name, at = line.split()
             steps.append((name, float(at)))
         elif line.startswith("QUERY "):
-            _, at, took, text = line.rstrip("\n").split(" ", 3)
-            queries.append((float(at), float(took), text))
+            _, at_s, took_s, text = line.rstrip("\n").split(" ", 3)
+            queries.append((float(at_s), float(took_s), text))
         elif line.startswith("DONE "):
             done = line.split(maxsplit=1)[1].strip()
     child.wait()
@@ -171,21 +165,19 @@ def main() -> None:
         + ("---:|" if sql_col else "")
         + "---:|---:|"
     )
-    stage_of: list[str] = []
+    placed: list[tuple[float, str, str]] = []  # (seconds, stage, statement) of each query inside a stage
     for (name, t0), (_, t1) in pairwise(steps):
         seen = [r for t, r in samples if t0 <= t < t1]
         rss = f"{min(seen):,.0f} | {max(seen):,.0f}" if seen else "– | –"
-        mine = [q for q in queries if t0 <= q[0] < t1]
-        sql = f" {sum(q[1] for q in mine):.1f} |" if sql_col else ""
+        mine = [(took, name, text) for at, took, text in queries if t0 <= at < t1]
+        sql = f" {sum(m[0] for m in mine):.1f} |" if sql_col else ""
         print(f"| {name} | {t1 - t0:.1f} |{sql} {rss} |")
-        stage_of.extend(name for _ in mine)
+        placed.extend(mine)
     if sql_col:
-        timed = [q for q in queries if steps[0][1] <= q[0] < steps[-1][1]]
-        print(f"\n{len(timed)} SQL statements, {sum(q[1] for q in timed):.1f} s; the {args.queries} slowest:\n")
+        print(f"\n{len(placed)} SQL statements, {sum(m[0] for m in placed):.1f} s; the {args.queries} slowest:\n")
         print("| seconds | stage | statement |\n|---:|---|---|")
-        slowest = sorted(zip(timed, stage_of, strict=True), key=lambda x: -x[0][1])[: args.queries]
-        for (_finished, secs, text), name in slowest:
-            print(f"| {secs:.2f} | {name} | `{text.replace('|', '/')}` |")
+        for took, name, text in sorted(placed, key=lambda m: -m[0])[: args.queries]:
+            print(f"| {took:.2f} | {name} | `{text.replace('|', '/')}` |")
     seconds, hwm, flagged, campaigns, families = done.split()
     print(
         f"\nanalyze {seconds} s, peak RSS {int(hwm):,} MiB (high-water mark; highest sample {max(r for _, r in samples):,.0f})"
