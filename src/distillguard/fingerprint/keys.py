@@ -100,20 +100,23 @@ def aggregates_sql(keys: str, blank_user: int) -> str:
     skeletons (earliest: smallest time, then user skeleton rank, then system skeleton rank; a missing
     time or skeleton sorts first), so the choice depends on the data, not on its order."""
     sums = ", ".join(f"CAST(sum(CASE WHEN st_{s} THEN 1 ELSE 0 END) AS BIGINT) AS n_{s}" for s in STRUCT)
+    # The earliest exchange by one aggregate, arg_min over (time, user rank, system rank), a missing value
+    # first (a time: ``has_t`` false sorts first; ranks are positions, >= 0), instead of a window numbering
+    # each family's exchanges in that order: no sort of every exchange (4M exchanges: 1.6 s against 2.5 s
+    # unbounded, less held). Rows tied on all three keys have the same skeletons, so pick the same.
     return f"""
     WITH y AS ({_fy(keys, blank_user)}),
     agg AS (
-      SELECT family_id, count(*) AS n_ex, count(DISTINCT account_id) AS n_acc, min(ts) AS lo, max(ts) AS hi, {sums}
+      SELECT family_id, count(*) AS n_ex, count(DISTINCT account_id) AS n_acc, min(ts) AS lo, max(ts) AS hi, {sums},
+             arg_min(struct_pack(sys_fam := sys_fam, usr_fam := usr_fam, sys_rank := sys_rank, usr_rank := usr_rank),
+                     struct_pack(has_t := ts IS NOT NULL, t := coalesce(ts, 0), u := coalesce(usr_rank, -1),
+                                 s := coalesce(sys_rank, -1))) AS earliest
       FROM y GROUP BY family_id
-    ),
-    firsts AS (
-      SELECT family_id, sys_fam, usr_fam, sys_rank, usr_rank,
-             row_number() OVER (PARTITION BY family_id
-                                ORDER BY ts ASC NULLS FIRST, usr_rank ASC NULLS FIRST, sys_rank ASC NULLS FIRST) AS r
-      FROM y
     )
-    SELECT a.*, f.sys_fam, f.usr_fam, f.sys_rank, f.usr_rank
-    FROM agg a JOIN firsts f ON a.family_id = f.family_id AND f.r = 1"""
+    SELECT family_id, n_ex, n_acc, lo, hi, {", ".join(f"n_{s}" for s in STRUCT)},
+           earliest.sys_fam AS sys_fam, earliest.usr_fam AS usr_fam, earliest.sys_rank AS sys_rank,
+           earliest.usr_rank AS usr_rank
+    FROM agg"""
 
 
 def representatives_sql(keys: str, blank_user: int, n: int) -> str:
