@@ -74,10 +74,12 @@ def test_unrelated_real_prompts_form_no_large_family() -> None:
 
 
 @pytest.mark.parametrize(
-    ("slots", "dtype"), [(64, "uint16"), (64, "uint32"), (16, "uint16"), (12, "uint16"), (256, "uint16")]
+    ("slots", "dtype"),
+    [(64, "uint16"), (64, "uint32"), (16, "uint16"), (12, "uint16"), (10, "uint16"), (256, "uint16")],
 )
 def test_equal_slots_counts_exactly(slots: int, dtype: str) -> None:
-    """The packed count (and its fallback for slot counts it cannot pack) agrees with counting booleans."""
+    """The packed count (16-bit slots four to a word) and its fallback (32-bit slots, a slot count that is no
+    multiple of four) agree with counting booleans."""
     import numpy as np
 
     from distillguard.fingerprint.sketch import equal_slots
@@ -91,6 +93,9 @@ def test_equal_slots_counts_exactly(slots: int, dtype: str) -> None:
     got = equal_slots(sig, a, b)
     assert got.dtype == np.int64 and (got == expected).all()
     assert got[0] == slots
+    # values that differ only in a slot's top bit, or in all of its bits
+    wide = rng.choice(np.array([0, 1, 0x8000, 0x8001, 0xFFFF]), size=(500, slots)).astype(dtype)
+    assert (equal_slots(wide, a, b) == np.count_nonzero(wide[a] == wide[b], axis=1)).all()
 
 
 @pytest.mark.parametrize(("veto", "join"), [(0.5, 0.3), (0.2, 0.4)])
