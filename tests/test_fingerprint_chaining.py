@@ -98,6 +98,37 @@ def test_equal_slots_counts_exactly(slots: int, dtype: str) -> None:
     assert (equal_slots(wide, a, b) == np.count_nonzero(wide[a] == wide[b], axis=1)).all()
 
 
+@pytest.mark.parametrize(("slots", "dtype"), [(12, "uint16"), (64, "uint16"), (10, "uint16"), (12, "uint32")])
+def test_band_pairs_count_equal_slots_exactly(slots: int, dtype: str) -> None:
+    """Each row against the previous and the first row of its bucket, kept when at least ``need`` slots are
+    equal: the compiled pass (16-bit slots packed four to a word, or one by one) against a plain one, on rows
+    of few values so that counts fall on both sides of ``need``."""
+    import numpy as np
+
+    from distillguard.fingerprint.kernels import band_pairs
+
+    rng = np.random.default_rng(slots)
+    sig = rng.choice(np.array([0, 1, 0x8000]), size=(300, slots), p=[0.8, 0.1, 0.1]).astype(dtype)
+    sig[:, :2] = rng.integers(0, 3, size=(300, 1))  # band 0 (two slots): three buckets
+    idx = np.arange(300, dtype=np.int64)
+    need = slots * 3 // 4
+    want: list[tuple[int, int]] = []
+    prev: dict[tuple[int, ...], int] = {}
+    first: dict[tuple[int, ...], int] = {}
+    for row in range(300):
+        key = tuple(sig[row, :2].tolist())
+        if key in prev:
+            for q in dict.fromkeys((prev[key], first[key])):  # the previous row, then the first (once)
+                if int((sig[q] == sig[row]).sum()) >= need:
+                    want.append((q, row))
+        else:
+            first[key] = row
+        prev[key] = row
+    left, right = band_pairs(sig, idx, 0, 2, need=need, parent=np.arange(300, dtype=np.int64))
+    assert sorted(zip(left.tolist(), right.tolist(), strict=True)) == sorted(want)
+    assert 0 < len(want) < 2 * 297  # some pairs pass, some do not
+
+
 @pytest.mark.parametrize(("veto", "join"), [(0.5, 0.3), (0.2, 0.4)])
 def test_similar_agrees_with_decide(veto: float, join: float) -> None:
     """The clustering's join test (one view per pair) is exactly ``whole | wrapper`` of ``decide``, also
@@ -205,6 +236,9 @@ def test_band_pairs_chain_each_bucket_and_skip_what_is_joined() -> None:
     # is an odd one, the first), and no odd row pairs
     evens = {r for r in range(12, 400, 2)}
     assert set(right.tolist()) == evens and set(left.tolist()) <= set(range(0, 400, 2))
+    # the same slots unpacked (32-bit: compared one by one) give the same pairs as the packed 16-bit words
+    wide = band_pairs(sig.astype(np.uint32), idx, 0, 3, need=10, parent=np.arange(400, dtype=np.int64))
+    assert np.array_equal(wide[0], left) and np.array_equal(wide[1], right)
     # a forest that already joins everything: nothing is compared, nothing comes back
     joined = np.zeros(400, dtype=np.int64)
     assert len(band_pairs(sig, idx, 0, 3, need=10, parent=joined)[0]) == 0

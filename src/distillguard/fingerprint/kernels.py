@@ -176,6 +176,7 @@ def _band_pairs(
     width: int,
     need: int,
     parent: I64,
+    words: npt.NDArray[np.uint64],
     table_key: npt.NDArray[np.uint64],
     table_pos: I64,
     table_head: I64,
@@ -184,6 +185,8 @@ def _band_pairs(
 ) -> int:  # pragma: no cover - compiled
     mask = table_key.shape[0] - 1
     m = sig.shape[1]
+    by_words = words.shape[1] * 4 == m  # else ``words`` is a placeholder
+    mw = words.shape[1]
     found = 0
     for p in range(idx.shape[0]):
         row = idx[p]
@@ -216,10 +219,18 @@ def _band_pairs(
                         a = parent[a]
                     if a == b:
                         continue  # already joined: the pair would add nothing
-                    x = sig[idx[q]]
-                    c = 0
-                    for j in range(m):
-                        c += x[j] == y[j]
+                    if by_words:  # four slots a word (``equal_slots``)
+                        xw = words[idx[q]]
+                        yw = words[row]
+                        u = np.uint64(0)
+                        for j in range(mw):
+                            u += _unequal_lanes(xw[j] ^ yw[j])
+                        c = m - int((u * _LANES) >> np.uint64(48))
+                    else:
+                        x = sig[idx[q]]
+                        c = 0
+                        for j in range(m):
+                            c += x[j] == y[j]
                     if c >= need:
                         left[found] = q
                         right[found] = p
@@ -238,7 +249,9 @@ def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I6
     bench store it left 4% more proposals, and at scale 0.05 of reported-2026 it lost every B account). A
     pair already connected in ``parent`` (positions; see ``union``) is not compared: the components of
     what comes back, joined with ``parent``, are those of all candidate pairs that pass, whatever
-    ``parent`` held when the band ran.
+    ``parent`` held when the band ran. 16-bit slots are compared four to a word, as in ``equal_slots`` (the
+    651,003 user skeletons of the 4M bench store: 21 serial bands median 4.14 -> 3.74 s, the LSH of their
+    clustering 10.5-11.7 -> 10.1-11.5 s, alternated runs; the same pairs).
     """
     n = len(idx)
     size = 1 << max(4, int(2 * n - 1).bit_length())  # at most half full
@@ -247,9 +260,10 @@ def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I6
     table_head = np.empty(size, dtype=np.int64)
     left = np.empty(2 * n, dtype=np.int64)  # two candidates per row at most
     right = np.empty(2 * n, dtype=np.int64)
-    k = _band_pairs(
-        np.ascontiguousarray(sig), idx, band * rows, rows, need, parent, table_key, table_pos, table_head, left, right
-    )
+    slots = np.ascontiguousarray(sig)
+    words = packed(slots)
+    w = words if words is not None else np.zeros((1, 0), dtype=np.uint64)  # not packed: compared slot by slot
+    k = _band_pairs(slots, idx, band * rows, rows, need, parent, w, table_key, table_pos, table_head, left, right)
     return left[:k], right[:k]
 
 
