@@ -70,16 +70,20 @@ def _unequal_lanes(v: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return ((((v & _LOW15) + _LOW15) | v) >> np.uint64(15)) & _LANES
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _equal_in_words(x: npt.NDArray[np.uint64], y: npt.NDArray[np.uint64]) -> int:  # pragma: no cover - compiled
+    """Equal 16-bit slots of two rows of ``packed`` words."""
+    n: int = x.shape[0]
+    c = np.uint64(0)  # four 16-bit counters of unequal slots, one per lane
+    for j in range(n):
+        c += _unequal_lanes(x[j] ^ y[j])
+    return 4 * n - int((c * _LANES) >> np.uint64(48))  # the lanes' sum collects in the top lane
+
+
 @njit(cache=True, nogil=True)
 def _equal_words(words: npt.NDArray[np.uint64], a: I64, b: I64, out: I64) -> None:  # pragma: no cover - compiled
-    m = words.shape[1]
     for i in range(a.shape[0]):
-        x = words[a[i]]
-        y = words[b[i]]
-        c = np.uint64(0)  # four 16-bit counters of unequal slots, one per lane
-        for j in range(m):
-            c += _unequal_lanes(x[j] ^ y[j])
-        out[i] = 4 * m - int((c * _LANES) >> np.uint64(48))  # the lanes' sum collects in the top lane
+        out[i] = _equal_in_words(words[a[i]], words[b[i]])
 
 
 def packed(sig: npt.NDArray[Any]) -> npt.NDArray[np.uint64] | None:
@@ -186,7 +190,6 @@ def _band_pairs(
     mask = table_key.shape[0] - 1
     m = sig.shape[1]
     by_words = words.shape[1] * 4 == m  # else ``words`` is a placeholder
-    mw = words.shape[1]
     found = 0
     for p in range(idx.shape[0]):
         row = idx[p]
@@ -220,12 +223,7 @@ def _band_pairs(
                     if a == b:
                         continue  # already joined: the pair would add nothing
                     if by_words:  # four slots a word (``equal_slots``)
-                        xw = words[idx[q]]
-                        yw = words[row]
-                        u = np.uint64(0)
-                        for j in range(mw):
-                            u += _unequal_lanes(xw[j] ^ yw[j])
-                        c = m - int((u * _LANES) >> np.uint64(48))
+                        c = _equal_in_words(words[idx[q]], words[row])
                     else:
                         x = sig[idx[q]]
                         c = 0
