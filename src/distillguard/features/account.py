@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares
+from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares, hashed
 from distillguard.fingerprint import AREAS
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -298,7 +298,7 @@ would count once; two accounts colliding would merge (2**-64 a pair of accounts)
 
 
 def _hashed(col: str) -> str:
-    return f"CASE WHEN e.{col} IS NULL THEN NULL ELSE hash(e.{col}) END AS {col}"
+    return f"{hashed(f'e.{col}')} AS {col}"
 
 
 _WHOLE_FAM_ACC = "SELECT family_id, count(*) AS n_acc FROM fam GROUP BY family_id"

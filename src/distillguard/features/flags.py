@@ -38,6 +38,13 @@ N_TOOLS = "coalesce(array_length(tools_offered), 0) AS n_tools"
 """The select item every query that counts ``tools_offered`` needs."""
 
 
+def hashed(expr: str) -> str:
+    """``expr``'s 64-bit hash, NULL kept NULL: what a query carries of an id it only counts distinct or
+    compares for equality (an integer groups and deduplicates cheaper than a string; two values colliding,
+    2**-64 a pair, would count once). ``features.account.HASHED`` and the cluster queries of scoring use it."""
+    return f"CASE WHEN {expr} IS NULL THEN NULL ELSE hash({expr}) END"
+
+
 def predicate(name: str, *, large_budget: int) -> str:
     return EXCHANGE_FLAGS[name].format(large_budget=int(large_budget))
 

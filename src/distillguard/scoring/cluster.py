@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares
+from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares, hashed
 from distillguard.fingerprint.stage import BLANK_USER
 from distillguard.linking.graph import IDENTITY_KINDS, identity_core, identity_ties
 from distillguard.sqlconn import SqlConnection, registered
@@ -79,16 +79,16 @@ _CLUSTER_FLAGS = (
 )  # fmt: skip
 
 # The exchanges' account, end-user and network ids are only counted distinct (or deduplicated) here, so the
-# shared relations carry their 64-bit hashes, as the features query does (``features.account.HASHED``; two
-# ids colliding, 2**-64 a pair, would count once): on the 4M bench store, alternated in one process, cluster
-# features 4.74/5.31 -> 4.19/4.76 s and core families 1.53/1.42 -> 1.28/1.43 s, the same tables.
+# shared relations carry their 64-bit hashes (``features.flags.hashed``), as the features query does: on the
+# 4M bench store, alternated in one process, cluster features 4.74/5.31 -> 4.19/4.76 s and core families
+# 1.53/1.42 -> 1.28/1.43 s, the same tables.
 _CLUSTER_SQL = """
 WITH a AS (SELECT * FROM acc),
 x AS (
   SELECT hash(e.account_id) AS akey, a.cluster_id, f.family_id, e.ts, e.model, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,
-         {n_tools}, CASE WHEN e.end_user_id IS NULL THEN NULL ELSE hash(e.end_user_id) END AS end_user_id
+         {n_tools}, {end_user_id} AS end_user_id
   FROM {ex} e JOIN {fp} f USING ({key}) JOIN a USING (account_id)
 ),
 fam AS (
@@ -135,7 +135,7 @@ ex_stats AS (
   FROM x GROUP BY cluster_id
 ),
 nets AS (
-  SELECT a.cluster_id, count(DISTINCT CASE WHEN e.client_net IS NULL THEN NULL ELSE hash(e.client_net) END) AS n_nets
+  SELECT a.cluster_id, count(DISTINCT {client_net}) AS n_nets
   FROM {ex} e JOIN a USING (account_id) GROUP BY a.cluster_id
 )
 SELECT s.cluster_id, s.n_accounts, s.n_exchanges, s.n_exchanges / s.n_accounts AS exchanges_per_account,
@@ -269,6 +269,8 @@ def cluster_features(
             high_value=", ".join(f"'{c}'" for c in high_value),
             flag_shares=flag_shares(_CLUSTER_FLAGS, large_budget=large_budget),
             n_tools=N_TOOLS,
+            end_user_id=hashed("e.end_user_id"),
+            client_net=hashed("e.client_net"),
         )
         return con.sql(sql).to_arrow_table()
 
