@@ -95,6 +95,9 @@ class Linkage:
 
 # Keys built from several columns (asn|pathway, client, params) are assembled once per group, not once per
 # exchange: grouped by the raw columns first, then by the key (two raw tuples may read as one key).
+# Every branch's key is non-null by construction (a WHERE on the column it is made of, or concat_ws, which
+# skips nulls): a ``key IS NOT NULL`` on ``raw`` would be pushed by DuckDB below the grouping and build the
+# composite keys once per exchange to test them (4M bench store: 1.9 s of CPU, the statement 6.3 -> 5.4 s).
 _INCIDENCE_SQL = """
 WITH acc AS (SELECT account_id, count(*) AS n FROM {ex} GROUP BY account_id),
 fam AS (
@@ -121,7 +124,8 @@ raw AS (
   UNION ALL
   SELECT account_id, 'email_domain', email_domain, count(*) FROM {ex} WHERE email_domain IS NOT NULL GROUP BY ALL
   UNION ALL
-  SELECT account_id, 'family', CAST(family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam GROUP BY ALL
+  SELECT account_id, 'family', CAST(family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam
+    WHERE family_id IS NOT NULL GROUP BY ALL
   UNION ALL
   SELECT account_id, 'prompt', CAST(user_family_id AS VARCHAR), CAST(sum(c) AS BIGINT) FROM fam
     WHERE user_family_id IS NOT NULL GROUP BY ALL
@@ -143,7 +147,7 @@ raw AS (
 kept AS (
   SELECT r.account_id, r.kind, r.key, r.c / acc.n AS share
   FROM raw r JOIN acc USING (account_id) JOIN rules USING (kind)
-  WHERE r.key IS NOT NULL AND r.c >= rules.min_count AND r.c / acc.n >= rules.min_share
+  WHERE r.c >= rules.min_count AND r.c / acc.n >= rules.min_share
 )
 SELECT account_id, kind, key, count(*) OVER (PARTITION BY kind, key) AS n_accounts, share FROM kept
 """

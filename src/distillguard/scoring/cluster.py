@@ -184,18 +184,20 @@ JOIN shared ss ON ss.kind = 2 AND ss.k = c.sf AND ss.cluster_id = su.cluster_id
 ORDER BY 1, 2
 """
 
+# ``replies`` by the account's 64-bit hash, as in the features query and the replay: a smaller set to build and
+# join than (account id string, digest) pairs.
 _AFFINITY_SQL = """
 WITH x AS (
   SELECT e.account_id, a.cluster_id AS own, f.family_id, e.n_assistant_turns, e.context_digest
   FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
-replies AS (SELECT DISTINCT account_id, reply_digest AS d FROM {ex} WHERE reply_digest IS NOT NULL),
+replies AS (SELECT DISTINCT {akey} AS akey, reply_digest AS d FROM {ex} WHERE reply_digest IS NOT NULL),
 n AS (SELECT account_id, count(*) AS n FROM x GROUP BY account_id),
 hits AS (
   SELECT x.account_id, x.own, core.cluster_id, count(*) AS c,
          sum(CASE WHEN {own_prompt} THEN 1 ELSE 0 END) AS p
   FROM x JOIN core USING (family_id)
-  LEFT JOIN replies rp ON rp.account_id = x.account_id AND rp.d = x.context_digest
+  LEFT JOIN replies rp ON rp.akey = {x_akey} AND rp.d = x.context_digest
   GROUP BY ALL
 ),
 mine AS (SELECT account_id, c, p FROM hits WHERE cluster_id = own),
@@ -284,7 +286,10 @@ def affinity(
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
-        return con.sql(_AFFINITY_SQL.format(ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT)).to_arrow_table()
+        sql = _AFFINITY_SQL.format(
+            ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT, akey=hashed("account_id"), x_akey=hashed("x.account_id")
+        )
+        return con.sql(sql).to_arrow_table()
 
 
 def link_summary(
