@@ -286,9 +286,8 @@ def affinity(
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
-        sql = _AFFINITY_SQL.format(
-            ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT, akey=hashed("account_id"), x_akey=hashed("x.account_id")
-        )
+        akeys = {"akey": hashed("account_id"), "x_akey": hashed("x.account_id")}
+        sql = _AFFINITY_SQL.format(ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT, **akeys)
         return con.sql(sql).to_arrow_table()
 
 
