@@ -106,3 +106,12 @@ def test_translation_keeps_duckdb_meaning() -> None:
     assert "CAST(1.0 AS DOUBLE)" in sql  # a decimal average would keep only a few digits
     assert "TIMESTAMP_MICROS(UNIX_MICROS(MIN(TS)) + CAST(5 AS BIGINT))" in sql
     assert "COUNT(DISTINCT XXHASH64(U))" in sql  # 64 bits, as DuckDB's hash; Spark's HASH has 32
+
+
+def test_translation_drops_the_materialization_hint() -> None:
+    sql = to_spark_sql(
+        "WITH a AS (SELECT 1 AS u), x AS NOT MATERIALIZED (SELECT hash(u) AS h FROM a) "
+        "SELECT count(*) FROM x JOIN x AS y USING (h)"
+    ).upper()
+    assert "MATERIALIZED" not in sql  # Spark SQL has no such hint
+    assert "X AS (SELECT XXHASH64(U) AS H FROM A)" in sql  # the body is still translated

@@ -82,9 +82,14 @@ _CLUSTER_FLAGS = (
 # shared relations carry their 64-bit hashes (``features.flags.hashed``), as the features query does: on the
 # 4M bench store, alternated in one process, cluster features 4.74/5.31 -> 4.19/4.76 s and core families
 # 1.53/1.42 -> 1.28/1.43 s, the same tables.
+# ``x`` (every exchange of the accounts, joined to its fingerprint) feeds two aggregates; DuckDB materialized it
+# for them (4M: ~400 MB, spilled at the 768 MB cap). NOT MATERIALIZED: each aggregate runs the join itself,
+# streaming. 4M bench store, fresh processes alternated: 3.6/4.6 -> 2.2/2.0 s, the process's peak 1,014/1,033
+# -> 748/736 MiB, the same table. (Tried on the other queries' ``x``: affinity no change, core families and
+# the features query read theirs three or more times and got slower.)
 _CLUSTER_SQL = """
 WITH a AS (SELECT * FROM acc),
-x AS (
+x AS NOT MATERIALIZED (
   SELECT hash(e.account_id) AS akey, a.cluster_id, f.family_id, e.ts, e.model, f.capability, f.cot_elicitation,
          f.reasoning_reconstruction, f.trace_coercion, f.rubric_grading, f.sensitive_rewrite,
          e.n_assistant_turns, e.thinking_requested, e.thinking_budget, e.n_tool_results,

@@ -11,6 +11,7 @@
 * ``a // b`` (integer division, also of doubles) becomes ``floor(CAST(a AS DOUBLE) / b)``.
 * A decimal literal (``1.0``) is a DECIMAL on Spark, and ``avg`` of decimals keeps only a few digits:
   every non-integer literal is cast to DOUBLE, as DuckDB's ``avg`` would return.
+* ``WITH x AS NOT MATERIALIZED (...)`` (a DuckDB planning hint) has no Spark form: the hint is dropped.
 * ``hash(x)`` is 64 bits in DuckDB and 32 bits (Murmur3) on Spark, where distinct counts over millions of
   values would collide: it becomes ``xxhash64(x)``. The values differ between engines; every use keeps them
   inside the query (distinct counts, equality), never in a result.
@@ -65,6 +66,9 @@ def to_spark_sql(text: str) -> str:
         return f"transform(array_sort(collect_list(struct({', '.join(keys)}, {spark(inner)} AS v))), e -> e.v)"
 
     def rewrite(node: Any) -> Any:
+        if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            node.set("materialized", None)  # in place: the CTE's body is still visited
+            return node
         if isinstance(node, exp.TimeToUnix):
             return parse(f"CAST(unix_micros({spark(node.this)}) AS DOUBLE) / CAST(1000000 AS DOUBLE)")
         if isinstance(node, exp.Add) and _is_call(node.expression, "to_microseconds"):
