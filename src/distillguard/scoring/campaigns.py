@@ -29,23 +29,28 @@ ACCOUNT_OUTPUT = (
 
 # The members' exchanges are picked (IN) before the joins: joined on the row key, DuckDB otherwise builds the
 # fingerprint side whole and the query took 0.87 s instead of 0.62 s at 1M (the join itself is faster).
+# ``x`` is counted once per (campaign, account, and every attribute described below): each summary sums those
+# counts instead of reading every exchange again. 4M bench store: 2,944,845 exchanges -> 14,739 rows; DuckDB had
+# streamed the exchanges to seventeen aggregates at once and filled its memory cap doing it.
 _SQL = """
 WITH m AS (SELECT account_id, campaign_id FROM members),
 x AS (
-  SELECT m.campaign_id, e.account_id, e.ts, e.model, e.client_net, e.client_asn, e.pathway,
-         e.payment_fingerprint, e.user_agent, e.country, f.capability
+  SELECT m.campaign_id, e.account_id, e.model, e.client_net, e.client_asn, e.pathway,
+         e.payment_fingerprint, e.user_agent, e.country, f.capability,
+         count(*) AS n_ex, min(e.ts) AS lo, max(e.ts) AS hi
   FROM (SELECT * FROM {ex} WHERE account_id IN (SELECT account_id FROM m)) e
   JOIN m USING (account_id) JOIN {fp} f USING ({key})
+  GROUP BY ALL
 ),
-tot AS (SELECT campaign_id, count(*) AS n FROM x GROUP BY campaign_id),
+tot AS (SELECT campaign_id, CAST(sum(n_ex) AS BIGINT) AS n FROM x GROUP BY campaign_id),
 caps AS (
   SELECT campaign_id, list(struct_pack(name := capability, share := c / n) ORDER BY c DESC, capability) AS capabilities
-  FROM (SELECT campaign_id, capability, count(*) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
+  FROM (SELECT campaign_id, capability, CAST(sum(n_ex) AS BIGINT) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
   GROUP BY campaign_id
 ),
 models AS (
   SELECT campaign_id, list(struct_pack(name := model, share := c / n) ORDER BY c DESC, model) AS models
-  FROM (SELECT campaign_id, model, count(*) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
+  FROM (SELECT campaign_id, model, CAST(sum(n_ex) AS BIGINT) AS c FROM x GROUP BY ALL) JOIN tot USING (campaign_id)
   GROUP BY campaign_id
 ),
 top_of AS (
@@ -54,14 +59,19 @@ top_of AS (
     SELECT campaign_id, kind, key, a, c,
            row_number() OVER (PARTITION BY campaign_id, kind ORDER BY c DESC, key) AS rn
     FROM (
-      SELECT campaign_id, 'nets' AS kind, client_net AS key, count(DISTINCT account_id) AS a, count(*) AS c
+      SELECT campaign_id, 'nets' AS kind, client_net AS key, count(DISTINCT account_id) AS a,
+             CAST(sum(n_ex) AS BIGINT) AS c
         FROM x GROUP BY ALL
-      UNION ALL SELECT campaign_id, 'asns', CAST(client_asn AS VARCHAR), count(DISTINCT account_id), count(*)
+      UNION ALL SELECT campaign_id, 'asns', CAST(client_asn AS VARCHAR), count(DISTINCT account_id),
+             CAST(sum(n_ex) AS BIGINT)
         FROM x GROUP BY ALL
-      UNION ALL SELECT campaign_id, 'pathways', pathway, count(DISTINCT account_id), count(*) FROM x GROUP BY ALL
-      UNION ALL SELECT campaign_id, 'user_agents', user_agent, count(DISTINCT account_id), count(*)
+      UNION ALL SELECT campaign_id, 'pathways', pathway, count(DISTINCT account_id), CAST(sum(n_ex) AS BIGINT)
         FROM x GROUP BY ALL
-      UNION ALL SELECT campaign_id, 'countries', country, count(DISTINCT account_id), count(*) FROM x GROUP BY ALL
+      UNION ALL SELECT campaign_id, 'user_agents', user_agent, count(DISTINCT account_id),
+             CAST(sum(n_ex) AS BIGINT)
+        FROM x GROUP BY ALL
+      UNION ALL SELECT campaign_id, 'countries', country, count(DISTINCT account_id), CAST(sum(n_ex) AS BIGINT)
+        FROM x GROUP BY ALL
     ) WHERE key IS NOT NULL
   ) WHERE rn <= 10
   GROUP BY campaign_id, kind
@@ -78,8 +88,8 @@ infra AS (
   FROM top_of GROUP BY campaign_id
 ),
 basic AS (
-  SELECT campaign_id, count(DISTINCT account_id) AS accounts, count(*) AS exchanges, min(ts) AS first_seen,
-         max(ts) AS last_seen, count(DISTINCT client_net) AS n_nets,
+  SELECT campaign_id, count(DISTINCT account_id) AS accounts, CAST(sum(n_ex) AS BIGINT) AS exchanges,
+         min(lo) AS first_seen, max(hi) AS last_seen, count(DISTINCT client_net) AS n_nets,
          count(DISTINCT payment_fingerprint) AS n_payment_fingerprints,
          list(DISTINCT account_id ORDER BY account_id) AS account_ids
   FROM x GROUP BY campaign_id
