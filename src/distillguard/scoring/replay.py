@@ -41,7 +41,6 @@ _FLAGS = {
 
 # ``replies`` holds each account's reply digests by the account's 64-bit hash (``flags.hashed``), not its id
 # string: a smaller set to build and to join against (4M bench store: the statement 4.8 -> 4.3 s).
-
 _SQL = """
 WITH x AS (
   SELECT e.*, {n_tools}, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
