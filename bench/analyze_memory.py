@@ -15,11 +15,17 @@ ran in. It hooks ``duckdb._seam.submit``, through which DuckDB 2's Python client
 ``sql()`` relations, and the store's ``create_table_as`` and ``write_table`` (the connection's native
 ``execute``); the fingerprint stage's key-row inserts, in their own thread beside the stream, are not counted.
 With a client that lacks ``duckdb._seam`` the option says so and stops.
+
+``--profile`` (with ``--queries``) also has DuckDB profile each of those statements (``PRAGMA enable_profiling
+= 'json'``, one file per statement in a temporary folder) and prints, for the N slowest, DuckDB's CPU seconds,
+its peak buffer memory and what it spilled, and the three operators that took longest (rows, seconds). This is
+how session 20 found a filter DuckDB had pushed below a grouping, and a CTE it materialized and spilled.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -27,6 +33,7 @@ import threading
 import time
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from distillguard.pipeline import ANALYZE_MEMORY_LIMIT
 
@@ -39,6 +46,8 @@ if {detail!r}:
     exec(DETAIL)
 if {queries!r}:
     exec(QUERIES)
+if {profile!r}:
+    exec(PROFILE)
 t0 = time.perf_counter()
 s = analyze([Path({store!r})], {out!r}, AnalyzeOptions(memory_limit={limit!r}), step=step)
 print("STEP end", time.time(), file=sys.stderr, flush=True)
@@ -99,6 +108,53 @@ _Store.create_table_as = _timed(_Store.create_table_as, lambda a: f"CREATE TABLE
 _Store.write_table = _timed(_Store.write_table, lambda a: f"write table (store): {a[1]}")
 """
 
+PROFILE = """
+# Every statement through _seam.submit (--profile) profiled by DuckDB into its own JSON file; its number goes
+# to stderr before the statement's QUERY line. The PRAGMAs run through the connection's native execute.
+_profiled = [0]
+_submit = _seam.submit
+def _profile(con, *a, **k):
+    _profiled[0] += 1
+    path = f"{PROFILE_DIR}/{_profiled[0]:04d}.json"
+    try:  # a connection still streaming a result (the stream's batch reader) takes no PRAGMA: not profiled
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{path}'")
+    except Exception:
+        return _submit(con, *a, **k)
+    print("PROFILE", path, file=sys.stderr, flush=True)
+    try:
+        return _submit(con, *a, **k)
+    finally:
+        try:  # ... nor does one whose result is still open (a reader handed back): its profiling stays on
+            con.execute("PRAGMA disable_profiling")
+        except Exception:
+            pass
+_seam.submit = _profile
+"""
+
+
+def _operators(node: dict[str, Any], out: list[tuple[float, str, int]]) -> None:
+    out.append((float(node.get("timing") or 0.0), str(node.get("name")), int(node.get("intermediate_rows") or 0)))
+    for child in node.get("children", []):
+        _operators(child, out)
+
+
+def _profile_line(path: str) -> str:
+    """DuckDB's CPU seconds, peak buffer memory, spill and top three operators of one statement's profile."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "(no profile)"
+    ops: list[tuple[float, str, int]] = []
+    for node in doc.get("operator", []):
+        _operators(node, ops)
+    system = doc.get("system", {})
+    top = ", ".join(f"{name} {rows:,} rows {t:.2f} s" for t, name, rows in sorted(ops, reverse=True)[:3])
+    return (
+        f"CPU {doc.get('query', {}).get('cpu_time', 0.0):.1f} s, peak buffer "
+        f"{system.get('peak_buffer_memory', 0) / 2**20:,.0f} MiB, spilled {system.get('total_bytes_spilled', 0) / 2**20:,.0f} MiB; {top}"
+    )
+
 
 def _rss_mib(pid: int) -> float | None:
     try:
@@ -117,15 +173,29 @@ def main() -> None:
         "--detail", action="store_true", help="also mark the fingerprint stage's steps (stream, clustering, ...)"
     )
     ap.add_argument("--queries", type=int, default=0, metavar="N", help="time SQL statements; list the N slowest")
+    ap.add_argument(
+        "--profile", action="store_true", help="with --queries: DuckDB's profile of each of the N slowest statements"
+    )
     args = ap.parse_args()
+    if args.profile and not args.queries:
+        sys.exit("--profile needs --queries N")
     if args.queries:
         try:
             import duckdb._seam  # noqa: F401
         except ImportError:
             sys.exit("--queries needs DuckDB's Python client 2.x (duckdb._seam): not found")
     out = tempfile.mkdtemp(prefix="dg-memory-")
-    code = f"DETAIL = {DETAIL!r}\nQUERIES = {QUERIES!r}\n" + CHILD.format(
-        store=str(args.store.resolve()), out=out, limit=args.memory_limit, detail=args.detail, queries=args.queries > 0
+    profiles = tempfile.mkdtemp(prefix="dg-profile-")
+    code = (
+        f"DETAIL = {DETAIL!r}\nQUERIES = {QUERIES!r}\nPROFILE = {PROFILE!r}\nPROFILE_DIR = {profiles!r}\n"
+        + CHILD.format(
+            store=str(args.store.resolve()),
+            out=out,
+            limit=args.memory_limit,
+            detail=args.detail,
+            queries=args.queries > 0,
+            profile=args.profile,
+        )
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
@@ -140,22 +210,29 @@ def main() -> None:
     sampler = threading.Thread(target=sample)
     sampler.start()
     steps: list[tuple[str, float]] = [("start", time.time())]
-    queries: list[tuple[float, float, str]] = []  # (finished at, seconds, text)
+    queries: list[tuple[float, float, str, str]] = []  # (finished at, seconds, text, profile file or "")
+    profile = ""  # the profile file of the statement running now
+    other: list[str] = []
     done = ""
     assert child.stderr is not None
     for line in child.stderr:
         if line.startswith("STEP "):
             _, name, at = line.split()
             steps.append((name, float(at)))
+        elif line.startswith("PROFILE "):
+            profile = line.split(maxsplit=1)[1].strip()
         elif line.startswith("QUERY "):
             _, at_s, took_s, text = line.rstrip("\n").split(" ", 3)
-            queries.append((float(at_s), float(took_s), text))
+            queries.append((float(at_s), float(took_s), text, profile))
+            profile = ""
         elif line.startswith("DONE "):
             done = line.split(maxsplit=1)[1].strip()
+        else:
+            other = [*other[-19:], line.rstrip("\n")]  # the child's own messages: shown if it fails
     child.wait()
     sampler.join()
     if child.returncode != 0 or not samples:
-        sys.exit(f"analyze failed (exit {child.returncode})")
+        sys.exit("\n".join([*other, f"analyze failed (exit {child.returncode})"]))
     print(f"store {args.store}, DuckDB memory limit {args.memory_limit}")
     sql_col = args.queries > 0
     print(
@@ -165,19 +242,24 @@ def main() -> None:
         + ("---:|" if sql_col else "")
         + "---:|---:|"
     )
-    placed: list[tuple[float, str, str]] = []  # (seconds, stage, statement) of each query inside a stage
+    placed: list[tuple[float, str, str, str]] = []  # (seconds, stage, statement, profile) of each query in a stage
     for (name, t0), (_, t1) in pairwise(steps):
         seen = [r for t, r in samples if t0 <= t < t1]
         rss = f"{min(seen):,.0f} | {max(seen):,.0f}" if seen else "– | –"
-        mine = [(took, name, text) for at, took, text in queries if t0 <= at < t1]
+        mine = [(took, name, text, prof) for at, took, text, prof in queries if t0 <= at < t1]
         sql = f" {sum(m[0] for m in mine):.1f} |" if sql_col else ""
         print(f"| {name} | {t1 - t0:.1f} |{sql} {rss} |")
         placed.extend(mine)
     if sql_col:
         print(f"\n{len(placed)} SQL statements, {sum(m[0] for m in placed):.1f} s; the {args.queries} slowest:\n")
         print("| seconds | stage | statement |\n|---:|---|---|")
-        for took, name, text in sorted(placed, key=lambda m: -m[0])[: args.queries]:
+        slowest = sorted(placed, key=lambda m: -m[0])[: args.queries]
+        for took, name, text, _ in slowest:
             print(f"| {took:.2f} | {name} | `{text.replace('|', '/')}` |")
+        if args.profile:
+            print("\nDuckDB's profile of each (statements the store runs natively have none):\n")
+            for took, name, text, prof in slowest:
+                print(f"- {took:.2f} s, {name}, `{text[:60]}`: {_profile_line(prof) if prof else '(no profile)'}")
     seconds, hwm, flagged, campaigns, families = done.split()
     print(
         f"\nanalyze {seconds} s, peak RSS {int(hwm):,} MiB (high-water mark; highest sample {max(r for _, r in samples):,.0f})"
