@@ -28,7 +28,7 @@ EXCHANGE_FLAGS: dict[str, str] = {
 
 FABRICATED = "context_digest IS NOT NULL AND rp.d IS NULL"
 """A history the account never received: ``rp`` is the account's received reply digests, left-joined on
-(account_id, d = context_digest)."""
+(the account's 64-bit hash, d = context_digest) in the features query, the replay and scoring's affinity."""
 
 OWN_PROMPT = f"{EXCHANGE_FLAGS['single_turn']} OR ({FABRICATED})"
 """A prompt of the account's own: an opening turn, or a history it never received (needs ``rp`` as for
@@ -41,7 +41,8 @@ N_TOOLS = "coalesce(array_length(tools_offered), 0) AS n_tools"
 def hashed(expr: str) -> str:
     """``expr``'s 64-bit hash, NULL kept NULL: what a query carries of an id it only counts distinct or
     compares for equality (an integer groups and deduplicates cheaper than a string; two values colliding,
-    2**-64 a pair, would count once). ``features.account.HASHED`` and the cluster queries of scoring use it."""
+    2**-64 a pair, would count once). ``features.account.HASHED``, the cluster queries of scoring and the
+    replay's reply digests use it."""
     return f"CASE WHEN {expr} IS NULL THEN NULL ELSE hash({expr}) END"
 
 
