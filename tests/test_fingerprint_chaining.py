@@ -130,24 +130,43 @@ def test_band_pairs_count_equal_slots_exactly(slots: int, dtype: str) -> None:
 
 
 @pytest.mark.parametrize(("veto", "join"), [(0.5, 0.3), (0.2, 0.4)])
-def test_similar_agrees_with_decide(veto: float, join: float) -> None:
-    """The clustering's join test (one view per pair) is exactly ``whole | wrapper`` of ``decide``, also
-    when the template veto is looser than the template join and both views must be read."""
+def test_peel_takes_what_decide_calls_alike_in_peel_order(veto: float, join: float) -> None:
+    """The compiled peel joins a row to a representative exactly when ``decide`` calls the pair alike
+    (``whole | wrapper``), also when the template veto is looser than the template join and both views must be
+    read; and it peels in order: each proposal's first row left takes every row left alike to it, at most
+    ``PEEL`` times, and the rows still left have none (-1)."""
     import numpy as np
 
-    from distillguard.fingerprint.clustering import _Views
+    from distillguard.fingerprint.clustering import PEEL, _Views
     from distillguard.fingerprint.config import FingerprintConfig
 
     rng = np.random.default_rng(int(veto * 10))
     config = FingerprintConfig(template_veto=veto, template_join_threshold=join)
-    views = _Views(rng.integers(0, 2, size=(300, 64)).astype(np.uint16), config)
-    views.tsig = rng.integers(0, 2, size=(300, 64)).astype(np.uint16)
-    views.tsig[:100] = views.tsig[100:200]  # template parts alike: pairs on the join boundary occur
-    views.t_active = rng.random(300) < 0.6
-    a, b = rng.integers(0, 300, 20_000), rng.integers(0, 300, 20_000)
-    whole, wrapper = views.decide(a, b)
-    assert whole.any() and wrapper.any() and (whole | wrapper).mean() < 0.9
-    assert (views.similar(a, b) == (whole | wrapper)).all()
+    n = 400
+    views = _Views(rng.integers(0, 8, size=(n, 64)).astype(np.uint16), config)
+    views.sig[: n // 2] = rng.integers(0, 2, size=(n // 2, 64))  # alike as whole texts near the boundary
+    views.tsig = rng.integers(0, 8, size=(n, 64)).astype(np.uint16)
+    views.tsig[:100] = views.tsig[100:200]  # template parts alike
+    views.t_active = rng.random(n) < 0.6
+    rows = rng.permutation(n)[:360]
+    lab = np.repeat(np.arange(3), [10, 150, 200])  # one proposal ends early, two outlast PEEL peels
+    got = views.peel(rows, lab)
+
+    want = np.full(len(rows), -1)
+    for group in (np.flatnonzero(lab == k) for k in range(3)):
+        left = list(group)
+        for _ in range(PEEL):
+            if not left:
+                break
+            c, rest = left[0], left[1:]
+            want[c] = c
+            whole, wrapper = views.decide(rows[rest], np.full(len(rest), rows[c]))
+            for i, alike in zip(rest, whole | wrapper, strict=True):
+                want[i] = c if alike else -1
+            left = [i for i in rest if want[i] < 0]
+    assert (got == want).all()
+    joined = (got >= 0) & (got != np.arange(len(rows)))
+    assert joined.sum() > 20 and (got < 0).sum() > 20  # rows join others, and rows are left for the next round
 
 
 @pytest.mark.parametrize(("k", "window"), [(2, None), (3, 2), (1, None), (4, 1)])

@@ -11,7 +11,6 @@ diameter is therefore bounded by twice the distance allowed to its representativ
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,11 +26,9 @@ U16 = npt.NDArray[np.uint16]
 BoolArr = npt.NDArray[np.bool_]
 Propose = Callable[[BoolArr], I64]
 """Candidate edges (verified pairs) among the rows marked active."""
-Similar = Callable[[I64, I64], BoolArr]
-"""Whether row a[i] may join the family whose representative is b[i]."""
-Subset = Callable[[I64], Similar]
-"""The ``Similar`` test over the rows given, indexed by position among them: their signatures are gathered
-once per round, so each peel reads them in order instead of at random."""
+Peel = Callable[[I64, I64], I64]
+"""Given rows grouped by proposal (their labels, sorted), most central first: the position among them of each
+row's representative, -1 where it found none (see ``kernels.peel``)."""
 
 MAX_ROUNDS = 32
 PEEL = 64
@@ -57,9 +54,9 @@ def medoid_order(labels: I64, sig: U16, hashes: npt.NDArray[np.uint64]) -> I64:
 
 
 def bounded_families(
-    n: int, central: Callable[[I64], U16], hashes: npt.NDArray[np.uint64], propose: Propose, subset: Subset
+    n: int, central: Callable[[I64], U16], hashes: npt.NDArray[np.uint64], propose: Propose, peel: Peel
 ) -> Bounded:
-    """Split proposals (components of ``propose``'s edges) until every member is similar (``subset``) to
+    """Split proposals (components of ``propose``'s edges) until every member is similar (``peel``) to
     its family's representative; ``central(rows)`` (rows x slots) is what centrality is measured on.
 
     Per round, each proposal takes up to ``PEEL`` representatives in turn, most central first, each
@@ -82,21 +79,9 @@ def bounded_families(
         local = local.astype(np.int64)
         order = medoid_order(local, central(multi), hashes[multi])
         rows, lab = multi[order], local[order]  # by proposal, most central first
-        similar = subset(rows)
-        left = np.ones(len(rows), dtype=bool)
-        for _ in range(PEEL):
-            pos = np.flatnonzero(left)
-            if len(pos) == 0:
-                break
-            head = np.ones(len(pos), dtype=bool)
-            head[1:] = lab[pos][1:] != lab[pos][:-1]
-            centre = np.empty(int(lab.max()) + 1, dtype=np.int64)
-            centre[lab[pos][head]] = pos[head]
-            c = centre[lab[pos]]  # positions in rows
-            ok = head | similar(pos, c)
-            rep[rows[pos][ok]] = rows[c[ok]]
-            left[pos[ok]] = False
-        del similar  # its copies of the rows' signatures, before the next round's LSH allocates its own
+        centre = peel(rows, lab)  # positions in rows
+        left = centre < 0
+        rep[rows[~left]] = rows[centre[~left]]
         todo[:] = False
         todo[rows[left]] = True  # proposed again, among themselves only
         if not todo.any():
@@ -145,7 +130,7 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
             edges.append(sketch.verified_edges(views.tsig, t_todo, config.bands, rows, config.template_threshold))
         return np.concatenate(edges)
 
-    fam = bounded_families(n, views.central, hashes, propose, views.subset)
+    fam = bounded_families(n, views.central, hashes, propose, views.peel)
     family_min = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(family_min, fam.rep, hashes)
     structure = fam.merged.astype(np.int8)
@@ -182,14 +167,15 @@ class _Views:
             return self.sig[rows, :24]
         return np.concatenate([self.sig[rows, :16], self.tsig[rows, :16]], 1)
 
-    def subset(self, rows: I64) -> Similar:
-        """``similar`` over ``rows`` only, indexed by position among them (their signatures copied in that
-        order: a peel then reads them sequentially)."""
-        sub = copy.copy(self)
-        sub.sig = self.sig[rows]
+    def peel(self, rows: I64, lab: I64) -> I64:
+        """``bounded_families``'s peel of ``rows`` (grouped by ``lab``), compiled (``kernels.peel``): their
+        signatures are gathered once, in that order, so each pass over a proposal reads them sequentially."""
+        starts = np.concatenate(([0], np.flatnonzero(lab[1:] != lab[:-1]) + 1, [len(lab)])).astype(np.int64)
+        tsig = t_active = None
         if self.tsig is not None and self.t_active is not None:
-            sub.tsig, sub.t_active = self.tsig[rows], self.t_active[rows]
-        return sub.similar
+            tsig, t_active = self.tsig[rows], self.t_active[rows]
+        need = (self.need, self.t_need, self.veto_need)
+        return kernels.peel(self.sig[rows], tsig, t_active, need, starts, PEEL)
 
     def veto_ok(self, a: I64, b: I64) -> BoolArr:
         """The template veto alone, for pairs already alike as whole texts (see ``decide``)."""
@@ -199,27 +185,6 @@ class _Views:
         both = np.flatnonzero(a_t & b_t)
         out: BoolArr = ~(a_t | b_t)
         out[both] = sketch.equal_slots(self.tsig, a[both], b[both]) >= self.veto_need
-        return out
-
-    def similar(self, a: I64, b: I64) -> BoolArr:
-        """``whole | wrapper`` of ``decide``, comparing only the view that decides each pair: a pair of
-        which both have a template part is decided by it (the whole-text test also needs the template
-        veto, at least as strict as the template join whenever ``template_veto`` >= ``template_join``), a
-        pair of which neither has one by the whole text, a pair of which one has one never joins."""
-        if self.tsig is None or self.t_active is None:
-            out: BoolArr = sketch.equal_slots(self.sig, a, b) >= self.need
-            return out
-        out = np.zeros(len(a), dtype=bool)
-        x_t, y_t = self.t_active[a], self.t_active[b]
-        p = np.flatnonzero(~(x_t | y_t))
-        out[p] = sketch.equal_slots(self.sig, a[p], b[p]) >= self.need
-        p = np.flatnonzero(x_t & y_t)
-        x, y = a[p], b[p]
-        t_eq = sketch.equal_slots(self.tsig, x, y)
-        ok = t_eq >= self.t_need
-        mid = np.flatnonzero(~ok & (t_eq >= self.veto_need))  # empty unless veto < join
-        ok[mid] = sketch.equal_slots(self.sig, x[mid], y[mid]) >= self.need
-        out[p] = ok
         return out
 
     def decide(self, a: I64, b: I64) -> tuple[BoolArr, BoolArr]:

@@ -172,6 +172,10 @@ def component_minima(n: int, edges: I64) -> I64:
     return out
 
 
+_EMPTY_SLOT = np.uint64(0xFFFFFFFFFFFFFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
 @njit(cache=True, nogil=True)
 def _band_pairs(
     sig: npt.NDArray[Any],
@@ -181,13 +185,11 @@ def _band_pairs(
     need: int,
     parent: I64,
     words: npt.NDArray[np.uint64],
-    table_key: npt.NDArray[np.uint64],
-    table_pos: I64,
-    table_head: I64,
+    table: npt.NDArray[np.uint64],
     left: I64,
     right: I64,
 ) -> int:  # pragma: no cover - compiled
-    mask = table_key.shape[0] - 1
+    mask = table.shape[0] - 1
     m = sig.shape[1]
     by_words = words.shape[1] * 4 == m  # else ``words`` is a placeholder
     found = 0
@@ -199,14 +201,14 @@ def _band_pairs(
             key ^= key >> np.uint64(29)
         h = np.int64((key ^ (key >> np.uint64(32))) & np.uint64(mask))
         while True:
-            prev = table_pos[h]
-            if prev < 0:
-                table_key[h] = key
-                table_pos[h] = p
-                table_head[h] = p
+            slot = table[h, 1]  # the bucket's first row (high half) and its latest row (low half)
+            if slot == _EMPTY_SLOT:
+                table[h, 0] = key
+                table[h, 1] = (np.uint64(p) << np.uint64(32)) | np.uint64(p)
                 break
-            if table_key[h] == key:
-                table_pos[h] = p  # the bucket's chain goes on from this row
+            if table[h, 0] == key:
+                prev = np.int64(slot & _LOW32)
+                table[h, 1] = (slot & ~_LOW32) | np.uint64(p)  # the bucket's chain goes on from this row
                 b = p
                 while parent[b] != b:  # read only: see ``union``
                     b = parent[b]
@@ -214,7 +216,7 @@ def _band_pairs(
                 # Two candidates, each decided on its own (whether the other passed must not matter: a
                 # skip below depends on what the other thread has joined so far).
                 for t in range(2):  # the previous row of the bucket, then its first row
-                    q = prev if t == 0 else table_head[h]
+                    q = prev if t == 0 else np.int64(slot >> np.uint64(32))
                     if t == 1 and q == prev:
                         break
                     a = q
@@ -250,19 +252,126 @@ def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I6
     ``parent`` held when the band ran. 16-bit slots are compared four to a word, as in ``equal_slots`` (the
     651,003 user skeletons of the 4M bench store: 21 serial bands median 4.14 -> 3.74 s, the LSH of their
     clustering 10.5-11.7 -> 10.1-11.5 s, alternated runs; the same pairs).
+
+    A table slot is 16 bytes, the key beside the bucket's first and latest positions (32 bits each), so that
+    a probe costs one cache miss, not three (key, latest and first in arrays of their own before): the same
+    21 bands with every pair already joined, i.e. the bucketing alone, 3.5-3.8 -> 2.2-2.9 s.
     """
     n = len(idx)
+    if n >= 1 << 32:
+        raise ValueError(f"band_pairs: {n} rows; positions must fit in 32 bits")
     size = 1 << max(4, int(2 * n - 1).bit_length())  # at most half full
-    table_key = np.empty(size, dtype=np.uint64)
-    table_pos = np.full(size, -1, dtype=np.int64)
-    table_head = np.empty(size, dtype=np.int64)
+    table = np.full((size, 2), _EMPTY_SLOT, dtype=np.uint64)  # (key, first << 32 | latest); all ones: empty
     left = np.empty(2 * n, dtype=np.int64)  # two candidates per row at most
     right = np.empty(2 * n, dtype=np.int64)
     slots = np.ascontiguousarray(sig)
     words = packed(slots)
     w = words if words is not None else np.zeros((1, 0), dtype=np.uint64)  # not packed: compared slot by slot
-    k = _band_pairs(slots, idx, band * rows, rows, need, parent, w, table_key, table_pos, table_head, left, right)
+    k = _band_pairs(slots, idx, band * rows, rows, need, parent, w, table, left, right)
     return left[:k], right[:k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _equal_rows(sig: npt.NDArray[Any], words: npt.NDArray[np.uint64], i: int, j: int) -> int:  # pragma: no cover
+    """Equal slots of rows i and j: four at a time where ``words`` packs ``sig`` (else a placeholder)."""
+    m = sig.shape[1]
+    if words.shape[1] * 4 == m:
+        return _equal_in_words(words[i], words[j])
+    c = 0
+    for k in range(m):
+        c += sig[i, k] == sig[j, k]
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _peel(
+    sig: npt.NDArray[Any],
+    words: npt.NDArray[np.uint64],
+    tsig: npt.NDArray[Any],
+    twords: npt.NDArray[np.uint64],
+    t_active: npt.NDArray[np.bool_],
+    need: int,
+    t_need: int,
+    veto_need: int,
+    starts: I64,
+    peels: int,
+    out: I64,
+) -> None:  # pragma: no cover - compiled
+    has_t = t_active.shape[0] > 0
+    longest = 0
+    for s in range(starts.shape[0] - 1):
+        longest = max(longest, starts[s + 1] - starts[s])
+    left = np.empty(longest, dtype=np.int64)  # the proposal's rows not yet taken, in order
+    for s in range(starts.shape[0] - 1):
+        lo = starts[s]
+        n = starts[s + 1] - lo
+        for j in range(n):
+            left[j] = lo + j
+        for _ in range(peels):
+            if n == 0:
+                break
+            c = left[0]  # the most central row left is the next representative
+            out[c] = c
+            kept = 0
+            for j in range(1, n):
+                i = left[j]
+                if not has_t or not (t_active[i] or t_active[c]):  # neither has a template part
+                    ok = _equal_rows(sig, words, i, c) >= need
+                elif t_active[i] and t_active[c]:  # both: the template part decides ...
+                    t_eq = _equal_rows(tsig, twords, i, c)
+                    ok = t_eq >= t_need
+                    if not ok and t_eq >= veto_need:  # ... or the whole text, when the veto allows
+                        ok = _equal_rows(sig, words, i, c) >= need
+                else:  # only one has one: never joins
+                    ok = False
+                if ok:
+                    out[i] = c
+                else:
+                    left[kept] = i
+                    kept += 1
+            n = kept
+
+
+def peel(
+    sig: npt.NDArray[np.uint16],
+    tsig: npt.NDArray[np.uint16] | None,
+    t_active: npt.NDArray[np.bool_] | None,
+    need: tuple[int, int, int],
+    starts: I64,
+    peels: int,
+) -> I64:
+    """The representative of each row (its position; -1: none), proposal by proposal: rows ``starts[k]`` ..
+    ``starts[k + 1]`` are one proposal, most central first. Up to ``peels`` times, the first row left becomes a
+    representative and takes every row left that is similar to it. Similar (``need`` = whole-text, template
+    and template-veto slot counts): a pair of which neither row has a template part (``t_active``) by the
+    whole text (``sig``), a pair of which both have one by the template part (``tsig``), or by the whole
+    text where the template part reaches only the veto; a pair of which one has one, never. Proposals are
+    split over two threads (each is peeled on its own)."""
+    n = len(sig)
+    out = np.full(n, -1, dtype=np.int64)
+    rows = np.ascontiguousarray(sig)
+    w = packed(rows)
+    words = w if w is not None else np.zeros((1, 0), dtype=np.uint64)
+    if tsig is None or t_active is None:
+        trows, twords, active = np.zeros((1, 1), dtype=np.uint16), np.zeros((1, 0), dtype=np.uint64), np.zeros(0, bool)
+    else:
+        trows, active = np.ascontiguousarray(tsig), np.ascontiguousarray(t_active, dtype=bool)
+        tw = packed(trows)
+        twords = tw if tw is not None else np.zeros((1, 0), dtype=np.uint64)
+    whole, templ, veto = need
+
+    def part(lo: int, hi: int) -> None:
+        _peel(rows, words, trows, twords, active, whole, templ, veto, starts[lo : hi + 1], peels, out)
+
+    k = len(starts) - 1
+    if n < _SPLIT or k < 2:
+        part(0, k)
+        return out
+    mid = int(np.clip(np.searchsorted(starts, n // 2), 1, k - 1))  # a proposal boundary near half the rows
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(part, 0, mid), pool.submit(part, mid, k)]:
+            done.result()
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -533,6 +642,8 @@ def _warm_up() -> None:
     union(forest, pair, pair)
     minima(forest)
     band_pairs(sig, np.arange(2, dtype=np.int64), 0, 2, 1, forest)
+    peel(sig, sig, np.ones(2, dtype=bool), (1, 1, 1), np.array([0, 2], dtype=np.int64), 1)
+    peel(sig, None, None, (1, 1, 1), np.array([0, 2], dtype=np.int64), 1)
     majority_agreement(pair, sig[:1])
     lookup(np.zeros(1, dtype=np.uint32), pair, np.zeros(1, dtype=np.uint32))
 
