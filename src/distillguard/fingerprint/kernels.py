@@ -28,6 +28,7 @@ from numba import njit
 from distillguard import textscan
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 Slots = npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
 
 _SPLIT = 1 << 17
@@ -444,6 +445,88 @@ def lookup(keys: npt.NDArray[np.uint32], values: I64, queries: npt.NDArray[np.ui
     return out
 
 
+@njit(cache=True)
+def _table_put(
+    keys: U64, vals: U64, used: npt.NDArray[np.bool_], new_keys: U64, new_vals: U64, absent: npt.NDArray[np.bool_]
+) -> int:  # pragma: no cover - compiled
+    """Insert (or overwrite) each key; ``absent[i]``: whether ``new_keys[i]`` was not there before. Returns how
+    many keys were added. Holds the GIL (no ``nogil``): a reader in another thread never sees a half-written
+    slot."""
+    mask = keys.shape[0] - 1
+    added = 0
+    for i in range(new_keys.shape[0]):
+        v = new_keys[i]
+        s = np.int64((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while used[s] and keys[s] != v:
+            s = (s + 1) & mask
+        absent[i] = not used[s]
+        if absent[i]:
+            used[s] = True
+            keys[s] = v
+            added += 1
+        vals[s] = new_vals[i]
+    return added
+
+
+@njit(cache=True)
+def _table_get(
+    keys: U64, vals: U64, used: npt.NDArray[np.bool_], queries: U64, out: U64, found: npt.NDArray[np.bool_]
+) -> None:  # pragma: no cover - compiled
+    mask = keys.shape[0] - 1
+    for q in range(queries.shape[0]):
+        v = queries[q]
+        s = np.int64((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while used[s]:
+            if keys[s] == v:
+                out[q] = vals[s]
+                found[q] = True
+                break
+            s = (s + 1) & mask
+
+
+class U64Table:
+    """A hash table of 64-bit keys to 64-bit values (open addressing, at most half full, grows by doubling):
+    what the fingerprint stream looks up once per distinct text of every batch. A dict of Python ints cost
+    ~22% of the stream's CPU (boxing every key and value); here a batch is one compiled call.
+
+    Safe for one writer and readers in other threads: the kernels hold the GIL (no ``nogil``), and the three
+    arrays are one attribute, replaced at once when the table grows, so a reader sees one table whole."""
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        size = 1 << max(4, int(2 * capacity - 1).bit_length())
+        self._arrays = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=bool))
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def get(self, queries: U64) -> tuple[U64, npt.NDArray[np.bool_]]:
+        """(value, found) of each query; value 0 where not found."""
+        keys, vals, used = self._arrays
+        q = np.ascontiguousarray(queries, dtype=np.uint64)
+        out = np.zeros(len(q), dtype=np.uint64)
+        found = np.zeros(len(q), dtype=bool)
+        _table_get(keys, vals, used, q, out, found)
+        return out, found
+
+    def put(self, keys: U64, vals: U64) -> npt.NDArray[np.bool_]:
+        """Set ``keys[i]`` to ``vals[i]`` (in order: a repeated key keeps its last value); returns whether each
+        key was new (a key repeated within ``keys`` is new once, at its first place)."""
+        k = np.ascontiguousarray(keys, dtype=np.uint64)
+        v = np.ascontiguousarray(vals, dtype=np.uint64)
+        if 2 * (self._n + len(k)) > len(self._arrays[0]):
+            self._grow(self._n + len(k))
+        absent = np.zeros(len(k), dtype=bool)
+        self._n += _table_put(*self._arrays, k, v, absent)
+        return absent
+
+    def _grow(self, capacity: int) -> None:
+        keys, vals, used = self._arrays
+        bigger = U64Table(max(capacity, 2 * self._n))
+        bigger.put(keys[used], vals[used])
+        self._arrays = bigger._arrays
+
+
 _P1 = np.uint64(0x9E3779B185EBCA87)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _P3 = np.uint64(0x165667B19E3779F9)
@@ -628,6 +711,8 @@ def _warm_up() -> None:
     # In the order the stage first needs them: the streaming half (raw-text keys, masking, sketching),
     # then clustering.
     string_hashes(pa.array(["a"]), 1)
+    table = U64Table()
+    table.get(table.put(np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)).astype(np.uint64))
     textscan.gates(pa.array(["a"]), ["A"])
     textscan.collapse(pa.array(["a"]), " ")
     word_hashes(np.frombuffer(b"a b", dtype=np.uint8), np.array([0, 3], dtype=np.int64), ".")

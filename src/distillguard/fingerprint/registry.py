@@ -162,9 +162,9 @@ class Prepared:
     """A text column between ``Registry.prepare`` and ``Registry.resolve``."""
 
     indices: pa.Array  # row -> distinct text
-    keys: list[int]  # xxh64 of each distinct raw text (the cache key)
-    got: list[int | None]  # cached skeleton hash per distinct text, None where it was not cached
-    miss: list[int]  # distinct texts not cached ...
+    keys: U64  # xxh64 of each distinct raw text (the cache key)
+    got: U64  # cached skeleton hash per distinct text (where it was cached) ...
+    miss: I64  # ... and the distinct texts it was not cached for ...
     masked: pa.Array | None  # ... and their skeletons
 
 
@@ -179,13 +179,15 @@ class Registry:
         self.role = role
         self.config = config
         self._salt = role_salt(role)
-        self._raw_cache: dict[int, int] = {}
-        self._seen: set[int] = set()
-        self._hashes: list[int] = []
+        # raw text hash -> skeleton hash, bounded: two generations of up to half of ``mask_cache_size`` each,
+        # the older dropped when the newer is full (what the cache keeps decides only what is masked again)
+        self._raw, self._raw_old = kernels.U64Table(), kernels.U64Table()
+        self._seen = kernels.U64Table()  # skeleton hashes seen
+        self._hashes: list[U64] = []  # ... in order of first sight
         self._parts: list[Sketches] = []
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return len(self._seen)
 
     def hashes(self, column: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Skeleton hash (uint64 bits as int64) per row of a text column; null where the text is null or
@@ -203,11 +205,15 @@ class Registry:
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
         values = encoded.dictionary
-        cache = self._raw_cache
-        keys = kernels.string_hashes(values).tolist()
-        got = [cache.get(k) for k in keys]
-        miss = [i for i, h in enumerate(got) if h is None]
-        masked = _mask_parallel(values.take(pa.array(miss, type=pa.int64())), self.config.text_cap) if miss else None
+        keys = kernels.string_hashes(values)
+        recent, older = self._raw, self._raw_old  # the generations as they are now (``resolve`` may rotate them)
+        got, found = recent.get(keys)
+        miss = np.flatnonzero(~found)
+        if len(miss) and len(older):
+            got_old, found_old = older.get(keys[miss])
+            got[miss[found_old]] = got_old[found_old]
+            miss = miss[~found_old]
+        masked = _mask_parallel(values.take(pa.array(miss)), self.config.text_cap) if len(miss) else None
         return Prepared(encoded.indices, keys, got, miss, masked)
 
     def resolve(self, prep: Prepared) -> pa.Array:
@@ -220,35 +226,29 @@ class Registry:
 
     def _value_hashes(self, prep: Prepared) -> U64:
         """Skeleton hash of each distinct raw text (``BLANK`` for an empty skeleton)."""
-        cache, got, miss = self._raw_cache, prep.got, prep.miss
+        got, miss = prep.got, prep.miss
         if prep.masked is not None:  # set exactly when some distinct text was not cached
             new = self._skeleton_hashes(prep.masked)
-            for i, h in zip(miss, new, strict=True):
-                got[i] = h
-            if len(cache) + len(miss) > self.config.mask_cache_size:
-                # Bounded memory: drop the oldest entries (dicts keep insertion order).
-                for old in list(cache)[: len(cache) + len(miss) - self.config.mask_cache_size * 3 // 4]:
-                    del cache[old]
-            cache.update(zip((prep.keys[i] for i in miss), new, strict=True))
-        return np.array(got, dtype=np.uint64) if got else np.zeros(0, dtype=np.uint64)
+            got[miss] = new
+            if len(self._raw) + len(miss) > self.config.mask_cache_size // 2:
+                self._raw_old, self._raw = self._raw, kernels.U64Table(self.config.mask_cache_size // 2)
+            self._raw.put(prep.keys[miss], new)
+        return got
 
-    def _skeleton_hashes(self, skeletons: pa.Array) -> list[int]:
+    def _skeleton_hashes(self, skeletons: pa.Array) -> U64:
         """Hash of each skeleton (``BLANK`` for an empty one); new skeletons are queued for sketching."""
-        seen = self._seen
         keys, empty = skeleton_hashes(skeletons, self._salt)
         # The first row of each distinct skeleton in this batch, in row order; those not seen before are new.
         rows = np.flatnonzero(~empty)
         _, first = np.unique(keys[rows], return_index=True)
         firsts = rows[np.sort(first)]
-        is_new = np.fromiter((k not in seen for k in keys[firsts].tolist()), dtype=bool, count=len(firsts))
-        new_keys = keys[firsts[is_new]].tolist()
-        seen.update(new_keys)
-        self._hashes.extend(new_keys)
-        if new_keys:
+        is_new = self._seen.put(keys[firsts], np.zeros(len(firsts), dtype=np.uint64))
+        if is_new.any():
+            self._hashes.append(keys[firsts[is_new]])
             new = np.zeros(len(skeletons), dtype=bool)
             new[firsts[is_new]] = True
             self._sketch(skeletons.filter(pa.array(new)))
-        out: list[int] = np.where(empty, BLANK, keys).tolist()
+        out: U64 = np.where(empty, BLANK, keys)
         return out
 
     def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
@@ -259,8 +259,9 @@ class Registry:
     def finish(self) -> SkeletonSet:
         """The skeletons seen, ordered by hash (the per-skeleton state moves into the set)."""
         parts, self._parts = self._parts, []
-        hashes = np.asarray(self._hashes, dtype=np.uint64)
-        self._hashes, self._seen, self._raw_cache = [], set(), {}
+        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
+        self._hashes, self._seen = [], kernels.U64Table()
+        self._raw, self._raw_old = kernels.U64Table(), kernels.U64Table()
         skeletons, _ = SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
         return skeletons
 
