@@ -178,8 +178,27 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True)
+def _columns(sig: npt.NDArray[Any], idx: I64, lo: int, out: npt.NDArray[Any]) -> None:  # pragma: no cover - compiled
+    for p in range(idx.shape[0]):
+        row = idx[p]
+        for j in range(out.shape[0]):
+            out[j, p] = sig[row, lo + j]
+
+
+def columns(sig: npt.NDArray[Any], idx: I64, lo: int, width: int) -> npt.NDArray[Any]:
+    """Slots ``lo`` .. ``lo + width`` of the rows ``idx``, one row per slot (the rows' values side by side): what
+    the LSH bands read their keys from. Read from the signature rows, a band touched a 128-byte row for six
+    bytes of it, at random once the rows left are a scattered subset; read from here, a band's slots are
+    a few contiguous arrays."""
+    out = np.empty((width, len(idx)), dtype=sig.dtype)
+    _columns(np.ascontiguousarray(sig), np.ascontiguousarray(idx, dtype=np.int64), lo, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _band_pairs(
     sig: npt.NDArray[Any],
+    cols: npt.NDArray[Any],
     idx: I64,
     lo: int,
     width: int,
@@ -198,7 +217,7 @@ def _band_pairs(
         row = idx[p]
         key = np.uint64(0)
         for j in range(width):
-            key = (key ^ np.uint64(sig[row, lo + j])) * np.uint64(0x9E3779B97F4A7C15)
+            key = (key ^ np.uint64(cols[lo + j, p])) * np.uint64(0x9E3779B97F4A7C15)
             key ^= key >> np.uint64(29)
         h = np.int64((key ^ (key >> np.uint64(32))) & np.uint64(mask))
         while True:
@@ -241,7 +260,9 @@ def _band_pairs(
     return found
 
 
-def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I64) -> tuple[I64, I64]:
+def band_pairs(
+    sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I64, cols: npt.NDArray[Any] | None = None
+) -> tuple[I64, I64]:
     """Candidate pairs of one LSH band that reach ``need`` equal slots, as positions in ``idx``.
 
     The rows ``idx`` of ``sig`` are bucketed by the band's key (slots ``band * rows`` .. ``+ rows``) in a hash
@@ -257,6 +278,9 @@ def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I6
     A table slot is 16 bytes, the key beside the bucket's first and latest positions (32 bits each), so that
     a probe costs one cache miss, not three (key, latest and first in arrays of their own before): the same
     21 bands with every pair already joined, i.e. the bucketing alone, 3.5-3.8 -> 2.2-2.9 s.
+
+    The keys are read from ``cols`` (``columns(sig, idx, 0, bands * rows)``, shared by every band) when given,
+    else from the band's own slots gathered here.
     """
     n = len(idx)
     if n >= 1 << 32:
@@ -268,7 +292,10 @@ def band_pairs(sig: Slots, idx: I64, band: int, rows: int, need: int, parent: I6
     slots = np.ascontiguousarray(sig)
     words = packed(slots)
     w = words if words is not None else np.zeros((1, 0), dtype=np.uint64)  # not packed: compared slot by slot
-    k = _band_pairs(slots, idx, band * rows, rows, need, parent, w, table, left, right)
+    lo = band * rows
+    if cols is None:
+        cols, lo = columns(slots, idx, lo, rows), 0
+    k = _band_pairs(slots, cols, idx, lo, rows, need, parent, w, table, left, right)
     return left[:k], right[:k]
 
 

@@ -113,8 +113,10 @@ def verified_edges(
     need = int(np.ceil(threshold * sig.shape[1] - 1e-9))
     parent = np.arange(len(idx), dtype=np.int64)  # positions in idx
 
+    cols = kernels.columns(sig, idx, 0, bands * rows)  # every band's key slots, read once
+
     def band_edges(b: int) -> tuple[I64, I64]:
-        left, right = kernels.band_pairs(sig, idx, b, rows, need, parent)
+        left, right = kernels.band_pairs(sig, idx, b, rows, need, parent, cols)
         if accept is not None and len(left):
             ok = accept(idx[left], idx[right])  # the extra test only on the pairs that passed this one
             left, right = left[ok], right[ok]
