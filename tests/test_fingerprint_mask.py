@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,6 +52,27 @@ TRICKY = st.lists(ALPHABET, max_size=60).map("".join) | st.text(alphabet=st.char
 @given(st.lists(TRICKY, min_size=1, max_size=5), st.sampled_from([None, 16, 64]))
 def test_mask_array_equals_mask(texts: list[str], cap: int | None) -> None:
     assert mask_array(pa.array(texts), cap).to_pylist() == [mask(t, cap) for t in texts]
+
+
+NUMBERS_AND_NAMES = st.lists(
+    st.sampled_from([*"19,.eE+-%; :aZxQ\n", "Bob", "Ann Lee", "é", "Ünal", " <num> ", "1e", "2.5"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(NUMBERS_AND_NAMES | TRICKY, min_size=1, max_size=6))
+def test_the_compiled_number_pass_equals_the_regex_it_replaces(texts: list[str]) -> None:
+    """The number pass runs as a byte scan in ``mask_array``: it equals RE2's global replace of its pattern,
+    text by text (nulls kept, an array with an offset too), and masking with it still equals ``mask``."""
+    from distillguard import text as t
+    from distillguard import textscan
+
+    arr = pa.array([*texts, None, "1 " * 300])  # the last grows 4-fold: past the first output buffer's room
+    ((p, pattern),) = [(p, r) for p, r in zip(t._PASSES, t._RE2, strict=True) if p.compiled]
+    want = pc.replace_substring_regex(arr, pattern=pattern, replacement=p.rewrite)
+    assert textscan.numbers(arr).to_pylist() == want.to_pylist()
+    assert textscan.numbers(arr.slice(1)).to_pylist() == want.to_pylist()[1:]
+    assert mask_array(pa.array(texts)).to_pylist() == [mask(x) for x in texts]
 
 
 def _real_texts() -> list[str]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +48,7 @@ class _Pass:
     rewrite: str  # "\\1"-style group references
     gate: tuple[str, ...]  # literals one of which a text must contain for the pass to run (empty: always)
     scan: str | None = None  # a cheaper regex every text the pattern can change matches (Arrow gate)
+    compiled: bool = False  # mask_array runs ``textscan.numbers`` instead of the regex (the number pass)
 
 
 # In order: later patterns see earlier placeholders. A long token mixing letters and digits (key,
@@ -73,7 +75,7 @@ _PASSES: tuple[_Pass, ...] = (
     _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
     _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
     _Pass(rf"(^|[^{_T}])(?:{_LONG_ID})", _ID_REWRITE, tuple("0123456789"), _LONG_ID_SCAN),
-    _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789")),
+    _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789"), compiled=True),
     _Pass(r"\b[a-z]+(?:_[a-z0-9]+)+\b", " <ident> ", ("_",)),
     _Pass(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b", " <ident> ", (), _CAMEL_SCAN),
     # Language names are capitalised but are part of an instruction ("answer in French"), not a slot:
@@ -175,19 +177,18 @@ def _bits() -> tuple[int | None, ...]:
 
 
 def _replace_rows(
-    arr: pa.Array, pattern: str, rewrite: str, hit: npt.NDArray[np.bool_] | None, *, literal: bool = False
+    arr: pa.Array, replace: Callable[[pa.Array], pa.Array], hit: npt.NDArray[np.bool_] | None
 ) -> pa.Array:
-    """One pass over the rows ``hit`` marks (all rows when None)."""
-    replace = pc.replace_substring if literal else pc.replace_substring_regex
+    """One pass (``replace``) over the rows ``hit`` marks (all rows when None)."""
     if hit is None:
-        return replace(arr, pattern, rewrite)
+        return replace(arr)
     n_hit = int(hit.sum())
     if n_hit == 0:
         return arr
     if 2 * n_hit > len(arr):  # filtering and merging back cost more than the rows left out
-        return replace(arr, pattern, rewrite)
+        return replace(arr)
     mask = pa.array(hit)
-    return pc.replace_with_mask(arr, mask, replace(arr.filter(mask), pattern, rewrite))
+    return pc.replace_with_mask(arr, mask, replace(arr.filter(mask)))
 
 
 def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.Array:
@@ -209,10 +210,16 @@ def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.
 
     flags = textscan.gates(arr, _LANGUAGE_NAMES)
     if (flags & textscan.MARK).any():  # a text holding the mark itself: removed first, as in ``mask``
-        arr = _replace_rows(arr, _KEEP, "", (flags & textscan.MARK) != 0, literal=True)
+        arr = _replace_rows(
+            arr, partial(pc.replace_substring, pattern=_KEEP, replacement=""), (flags & textscan.MARK) != 0
+        )
         flags = textscan.gates(arr, _LANGUAGE_NAMES)
     for pattern, p, bits in zip(_RE2, _PASSES, _bits(), strict=True):
-        arr = _replace_rows(arr, pattern, p.rewrite, None if bits is None else (flags & bits) != 0)
+        hit = None if bits is None else (flags & bits) != 0
+        if p.compiled:  # the same pass, a byte scan instead of the regex engine
+            arr = _replace_rows(arr, textscan.numbers, hit)
+        else:
+            arr = _replace_rows(arr, partial(pc.replace_substring_regex, pattern=pattern, replacement=p.rewrite), hit)
     return textscan.collapse(arr, _WS_CHARS)
 
 

@@ -255,6 +255,81 @@ def collapse(arr: pa.Array, whitespace: str) -> pa.Array:
     out = np.empty(int(offsets[-1] - offsets[0]), dtype=np.uint8)
     out_off = np.zeros(len(arr) + 1, dtype=np.int64)
     _collapse(data, offsets, ascii_ws, wide_ws, out, out_off)
+    return _strings(arr, out, out_off)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digit(c: int) -> bool:  # pragma: no cover - compiled
+    return 48 <= c <= 57
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _number_end(data: U8, p: int, e: int) -> int:  # pragma: no cover - compiled
+    """End of the number starting at ``p`` (a digit): every quantifier greedy and every part after the first
+    optional, so the leftmost-first match is the longest one each part allows, in order."""
+    q = p + 1
+    while q < e and (_digit(data[q]) or data[q] == 44):  # [0-9,]*
+        q += 1
+    if q + 1 < e and data[q] == 46 and _digit(data[q + 1]):  # (?:\.[0-9]+)?
+        q += 2
+        while q < e and _digit(data[q]):
+            q += 1
+    if q < e and (data[q] == 101 or data[q] == 69):  # (?:[eE][-+]?[0-9]+)?
+        r = q + 1
+        if r < e and (data[r] == 43 or data[r] == 45):
+            r += 1
+        if r < e and _digit(data[r]):
+            q = r + 1
+            while q < e and _digit(data[q]):
+                q += 1
+    if q < e and data[q] == 37:  # %?
+        q += 1
+    return q
+
+
+@njit(cache=True, nogil=True)
+def _numbers(data: U8, offsets: I64, out: U8, out_off: I64) -> bool:  # pragma: no cover - compiled
+    """Every number made `` <num> ``, into ``out``; False when ``out`` is too small (nothing is valid then)."""
+    k = 0
+    cap = out.shape[0]
+    for r in range(offsets.shape[0] - 1):
+        p, e = offsets[r], offsets[r + 1]
+        while p < e:
+            q = p
+            while q < e and not _digit(data[q]):  # the text up to the next digit is kept as it is
+                q += 1
+            if k + (q - p) + 7 > cap:
+                return False
+            out[k : k + (q - p)] = data[p:q]
+            k += q - p
+            if q == e:
+                break
+            for b in (32, 60, 110, 117, 109, 62, 32):  # " <num> "
+                out[k] = b
+                k += 1
+            p = _number_end(data, q, e)
+        out_off[r + 1] = k
+    return True
+
+
+def numbers(arr: pa.Array) -> pa.Array:
+    """The number pass of masking, ``[0-9][0-9,]*(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?`` -> `` <num> ``, over every
+    text, compiled: what RE2's global replace of the pattern gives (leftmost-first matches, left to right;
+    the pattern is ASCII, so a bytewise scan sees what RE2 sees), without the regex engine (196,601 distinct
+    user texts of the 4M bench store, 41 MB: 0.40-0.59 -> ~0.1 s). Nulls stay null; a ``string`` array."""
+    data, offsets = utf8_buffers(arr)
+    size = int(offsets[-1] - offsets[0])
+    out_off = np.zeros(len(arr) + 1, dtype=np.int64)
+    room = 2 * size + 64
+    out = np.empty(room, dtype=np.uint8)
+    while not _numbers(data, offsets, out, out_off):  # a text of little else but numbers grows up to 7-fold
+        room *= 4
+        out = np.empty(room, dtype=np.uint8)
+    return _strings(arr, out, out_off)
+
+
+def _strings(arr: pa.Array, out: U8, out_off: I64) -> pa.Array:
+    """A ``string`` array (``large_string`` past 2 GiB) of ``out`` cut at ``out_off``, with ``arr``'s nulls."""
     size = int(out_off[-1])
     valid = None if arr.null_count == 0 else pc.is_valid(arr).buffers()[1]  # a new bitmap, from bit 0
     dtype: Any = pa.string() if size < 2**31 else pa.large_string()
