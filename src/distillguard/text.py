@@ -6,8 +6,9 @@ change: numbers, quoted text, code, URLs, e-mail addresses, file paths, identifi
 and long opaque tokens are each replaced by one placeholder.
 
 Two implementations with one meaning: ``mask`` (one Python string, Python's ``re``) and ``mask_array``
-(an Arrow array, RE2 kernels, no Python string per row; what the fingerprint stage runs; which rows each
-pass can change, and the final whitespace collapse, come from compiled byte scans, ``textscan``). Both are
+(an Arrow array, RE2 kernels, no Python string per row; what the fingerprint stage runs; which rows
+each pass can change, the number pass and the final whitespace collapse come from compiled byte scans,
+``textscan``). Both are
 built from the same pattern list, written in the syntax the two engines share: ASCII classes
 (``re.ASCII``), no look-around (boundaries are captured and written back), and the explicit
 whitespace set of ``str.split``. A differential test holds them equal.

@@ -1,5 +1,5 @@
 """Compiled byte scans behind ``text.mask_array`` (numba): one pass that says which masking patterns can
-match each text, and the final whitespace collapse.
+match each text, the number pass and the final whitespace collapse.
 
 ``mask_array`` runs each masking pattern only on the texts that hold what the pattern needs (a backtick
 for code, a digit for numbers, ...). Asking Arrow's regex kernels that question costs a scan of every
@@ -7,6 +7,9 @@ text per pattern; ``gates`` answers all of them in one pass over the bytes. The 
 the text before any pattern ran: no pattern's rewrite adds what another pattern's gate looks for (the
 placeholders are lower-case words in angle brackets between spaces), so a gate that holds after an
 earlier rewrite held before it, and a text it lets through in vain comes out unchanged.
+
+``numbers`` is the number pass itself, the costliest of the regex passes on prompts (most hold a digit):
+a scan for the next digit and a greedy walk over the number, instead of RE2.
 
 ``collapse`` is the last step of masking: drop the language marks, turn every run of whitespace (as
 ``str.split`` sees it) into one space, trim both ends.
