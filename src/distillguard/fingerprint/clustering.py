@@ -142,6 +142,12 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
     return Clusters(family=family_min[fam.rep].view(np.int64), structure=structure)
 
 
+def _rows(sig: npt.NDArray[np.uint16], rows: I64) -> npt.NDArray[np.uint16]:
+    """``sig[rows]``, gathered by ``np.take`` (a row-wise copy: 3-4x faster than fancy indexing of a matrix)."""
+    out: npt.NDArray[np.uint16] = np.take(sig, rows, axis=0)
+    return out
+
+
 def _low16(sig: sketch.U32) -> npt.NDArray[np.uint16]:
     """The low 16 bits of each MinHash slot: a quarter of the memory traffic of every comparison, and
     two different slots look equal with probability 2**-16, far below the estimate's own noise."""
@@ -164,8 +170,8 @@ class _Views:
         """The slots centrality is measured on, of ``rows``: a few of each view, enough to find the middle
         of a proposal and cheap (gathered per round for the rows proposed, not kept for all)."""
         if self.tsig is None:
-            return self.sig[rows, :24]
-        return np.concatenate([self.sig[rows, :16], self.tsig[rows, :16]], 1)
+            return _rows(self.sig[:, :24], rows)
+        return np.concatenate([_rows(self.sig[:, :16], rows), _rows(self.tsig[:, :16], rows)], 1)
 
     def peel(self, rows: I64, lab: I64) -> I64:
         """``bounded_families``'s peel of ``rows`` (grouped by ``lab``), compiled (``kernels.peel``): their
@@ -173,9 +179,9 @@ class _Views:
         starts = np.concatenate(([0], np.flatnonzero(lab[1:] != lab[:-1]) + 1, [len(lab)])).astype(np.int64)
         tsig = t_active = None
         if self.tsig is not None and self.t_active is not None:
-            tsig, t_active = self.tsig[rows], self.t_active[rows]
+            tsig, t_active = _rows(self.tsig, rows), self.t_active[rows]
         need = (self.need, self.t_need, self.veto_need)
-        return kernels.peel(self.sig[rows], tsig, t_active, need, starts, PEEL)
+        return kernels.peel(_rows(self.sig, rows), tsig, t_active, need, starts, PEEL)
 
     def veto_ok(self, a: I64, b: I64) -> BoolArr:
         """The template veto alone, for pairs already alike as whole texts (see ``decide``)."""

@@ -433,7 +433,7 @@ def majority_agreement(labels: I64, sig: npt.NDArray[np.uint16]) -> I64:
     order = np.argsort(labels, kind="stable")
     starts = np.zeros(int(labels.max()) + 2, dtype=np.int64)
     np.cumsum(np.bincount(labels, minlength=len(starts) - 1), out=starts[1:])
-    by_label = np.ascontiguousarray(sig[order])
+    by_label = np.take(sig, order, axis=0)  # a row-wise copy: faster than fancy indexing
     agree = np.empty(n, dtype=np.int64)
     agree[order] = _majority_agreement(by_label, starts)
     return agree
