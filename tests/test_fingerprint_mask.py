@@ -61,17 +61,23 @@ NUMBERS_AND_NAMES = st.lists(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(NUMBERS_AND_NAMES | TRICKY, min_size=1, max_size=6))
-def test_the_compiled_number_pass_equals_the_regex_it_replaces(texts: list[str]) -> None:
-    """The number pass runs as a byte scan in ``mask_array``: it equals RE2's global replace of its pattern,
-    text by text (nulls kept, an array with an offset too), and masking with it still equals ``mask``."""
+def test_the_compiled_passes_equal_the_regex_they_replace(texts: list[str]) -> None:
+    """The number and name passes run as byte scans in ``mask_array``: each equals RE2's global replace of its
+    pattern, text by text (nulls kept, an array with an offset too), and masking with them still equals
+    ``mask``."""
     from distillguard import text as t
     from distillguard import textscan
 
-    arr = pa.array([*texts, None, "1 " * 300])  # the last grows 4-fold: past the first output buffer's room
-    ((p, pattern),) = [(p, r) for p, r in zip(t._PASSES, t._RE2, strict=True) if p.compiled]
-    want = pc.replace_substring_regex(arr, pattern=pattern, replacement=p.rewrite)
-    assert textscan.numbers(arr).to_pylist() == want.to_pylist()
-    assert textscan.numbers(arr.slice(1)).to_pylist() == want.to_pylist()[1:]
+    # The last texts grow several-fold: past the first output buffer's room.
+    edges = ["x; Bob Lee, Ann", "b: Cy Do; Ed", "Ünal Bo", "ab Cd", "a Bc D", "1,2,.5e+3%4 1e 2.", "x,1.2.3e-"]
+    arr = pa.array([*texts, *edges, None, "1 " * 300, "a Bo " * 200])
+    compiled = [(p, r) for p, r in zip(t._PASSES, t._RE2, strict=True) if p.compiled is not None]
+    assert sorted(p.compiled for p, _ in compiled) == ["names", "numbers"]
+    for p, pattern in compiled:
+        want = pc.replace_substring_regex(arr, pattern=pattern, replacement=p.rewrite)
+        run = getattr(textscan, str(p.compiled))
+        assert run(arr).to_pylist() == want.to_pylist()
+        assert run(arr.slice(1)).to_pylist() == want.to_pylist()[1:]
     assert mask_array(pa.array(texts)).to_pylist() == [mask(x) for x in texts]
 
 

@@ -7,7 +7,7 @@ and long opaque tokens are each replaced by one placeholder.
 
 Two implementations with one meaning: ``mask`` (one Python string, Python's ``re``) and ``mask_array``
 (an Arrow array, RE2 kernels, no Python string per row; what the fingerprint stage runs; which rows
-each pass can change, the number pass and the final whitespace collapse come from compiled byte scans,
+each pass can change, the number and name passes and the final whitespace collapse come from compiled scans,
 ``textscan``). Both are
 built from the same pattern list, written in the syntax the two engines share: ASCII classes
 (``re.ASCII``), no look-around (boundaries are captured and written back), and the explicit
@@ -49,7 +49,7 @@ class _Pass:
     rewrite: str  # "\\1"-style group references
     gate: tuple[str, ...]  # literals one of which a text must contain for the pass to run (empty: always)
     scan: str | None = None  # a cheaper regex every text the pattern can change matches (Arrow gate)
-    compiled: bool = False  # mask_array runs ``textscan.numbers`` instead of the regex (the number pass)
+    compiled: str | None = None  # the ``textscan`` function mask_array runs instead of the regex
 
 
 # In order: later patterns see earlier placeholders. A long token mixing letters and digits (key,
@@ -76,13 +76,13 @@ _PASSES: tuple[_Pass, ...] = (
     _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
     _Pass(r"(^|[^\w])'[^'\n]{3,400}'({END}|[^\w])", r"\1 <quote> \2", ("'",)),
     _Pass(rf"(^|[^{_T}])(?:{_LONG_ID})", _ID_REWRITE, tuple("0123456789"), _LONG_ID_SCAN),
-    _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789"), compiled=True),
+    _Pass(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?%?", " <num> ", tuple("0123456789"), compiled="numbers"),
     _Pass(r"\b[a-z]+(?:_[a-z0-9]+)+\b", " <ident> ", ("_",)),
     _Pass(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b", " <ident> ", (), _CAMEL_SCAN),
     # Language names are capitalised but are part of an instruction ("answer in French"), not a slot:
     # marked first, so the name pattern cannot start on them, and unmarked after.
     _Pass(rf"\b({_LANGUAGES})\b", _KEEP + r"\1", (), _LANGUAGES),
-    _Pass(r"([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", r"\1<name>", ()),
+    _Pass(r"([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", r"\1<name>", (), compiled="names"),
     # A run of numbers (a pasted table, a list of values) is one slot: otherwise its length, not the
     # instruction around it, would decide which family the prompt falls into.
     # Any whitespace may sit between them (whitespace is collapsed only at the end): idempotence.
@@ -217,8 +217,8 @@ def mask_array(texts: pa.Array | pa.ChunkedArray, cap: int | None = None) -> pa.
         flags = textscan.gates(arr, _LANGUAGE_NAMES)
     for pattern, p, bits in zip(_RE2, _PASSES, _bits(), strict=True):
         hit = None if bits is None else (flags & bits) != 0
-        if p.compiled:  # the same pass, a byte scan instead of the regex engine
-            arr = _replace_rows(arr, textscan.numbers, hit)
+        if p.compiled is not None:  # the same pass, a byte scan instead of the regex engine
+            arr = _replace_rows(arr, getattr(textscan, p.compiled), hit)
         else:
             arr = _replace_rows(arr, partial(pc.replace_substring_regex, pattern=pattern, replacement=p.rewrite), hit)
     return textscan.collapse(arr, _WS_CHARS)

@@ -1,5 +1,5 @@
 """Compiled byte scans behind ``text.mask_array`` (numba): one pass that says which masking patterns can
-match each text, the number pass and the final whitespace collapse.
+match each text, the number and name passes and the final whitespace collapse.
 
 ``mask_array`` runs each masking pattern only on the texts that hold what the pattern needs (a backtick
 for code, a digit for numbers, ...). Asking Arrow's regex kernels that question costs a scan of every
@@ -8,8 +8,8 @@ the text before any pattern ran: no pattern's rewrite adds what another pattern'
 placeholders are lower-case words in angle brackets between spaces), so a gate that holds after an
 earlier rewrite held before it, and a text it lets through in vain comes out unchanged.
 
-``numbers`` is the number pass itself, the costliest of the regex passes on prompts (most hold a digit):
-a scan for the next digit and a greedy walk over the number, instead of RE2.
+``numbers`` and ``names`` are the number and the name pass themselves, the costliest of the regex passes on
+prompts: a scan for where a match can start and a greedy walk over it, instead of RE2.
 
 ``collapse`` is the last step of masking: drop the language marks, turn every run of whitespace (as
 ``str.split`` sees it) into one space, trim both ends.
@@ -320,12 +320,77 @@ def numbers(arr: pa.Array) -> pa.Array:
     text, compiled: what RE2's global replace of the pattern gives (leftmost-first matches, left to right;
     the pattern is ASCII, so a bytewise scan sees what RE2 sees), without the regex engine (196,601 distinct
     user texts of the 4M bench store, 41 MB: 0.40-0.59 -> ~0.1 s). Nulls stay null; a ``string`` array."""
+    return _grown(arr, _numbers)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower(c: int) -> bool:  # pragma: no cover - compiled
+    return 97 <= c <= 122
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _upper(c: int) -> bool:  # pragma: no cover - compiled
+    return 65 <= c <= 90
+
+
+@njit(cache=True, nogil=True)
+def _names(data: U8, offsets: I64, out: U8, out_off: I64) -> bool:  # pragma: no cover - compiled
+    """Every name match made ``\\1<name>``, into ``out``; False when ``out`` is too small."""
+    k = 0
+    cap = out.shape[0]
+    for r in range(offsets.shape[0] - 1):
+        p, e = offsets[r], offsets[r + 1]
+        while p < e:
+            # The next match starts at m: [a-z,;:] at m, a space at m + 1, then [A-Z][a-z]. Found from its space.
+            m = -1
+            q = p + 1
+            while q + 2 < e:
+                if data[q] == 32 and _upper(data[q + 1]) and _lower(data[q + 2]):
+                    c = data[q - 1]
+                    if _lower(c) or c == 44 or c == 59 or c == 58:
+                        m = q - 1
+                        break
+                q += 1
+            n = (e if m < 0 else m) - p
+            if k + n + 8 > cap:
+                return False
+            out[k : k + n] = data[p : p + n]  # kept as it is up to the match
+            k += n
+            if m < 0:
+                break
+            out[k] = data[m]
+            out[k + 1] = 32
+            k += 2
+            for b in (60, 110, 97, 109, 101, 62):  # "<name>"
+                out[k] = b
+                k += 1
+            q = m + 4  # [A-Z][a-z]+(?: [A-Z][a-z]+)*, greedy
+            while q < e and _lower(data[q]):
+                q += 1
+            while q + 2 < e and data[q] == 32 and _upper(data[q + 1]) and _lower(data[q + 2]):
+                q += 3
+                while q < e and _lower(data[q]):
+                    q += 1
+            p = q
+        out_off[r + 1] = k
+    return True
+
+
+def names(arr: pa.Array) -> pa.Array:
+    """The name pass of masking, ``([a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*`` -> ``\\1<name>``, over every text,
+    compiled (as ``numbers``): a scan for a space between a possible first character and a capitalised word, then
+    the greedy walk over the names that follow. 196,601 distinct user texts: 0.25-0.39 -> 0.11-0.16 s."""
+    return _grown(arr, _names)
+
+
+def _grown(arr: pa.Array, kernel: Any) -> pa.Array:
+    """``kernel(data, offsets, out, out_off)`` into an output buffer twice the input, four times larger while
+    it returns False (a text of little but matches grows several-fold); then as a string array."""
     data, offsets = utf8_buffers(arr)
-    size = int(offsets[-1] - offsets[0])
     out_off = np.zeros(len(arr) + 1, dtype=np.int64)
-    room = 2 * size + 64
+    room = 2 * int(offsets[-1] - offsets[0]) + 64
     out = np.empty(room, dtype=np.uint8)
-    while not _numbers(data, offsets, out, out_off):  # a text of little else but numbers grows up to 7-fold
+    while not kernel(data, offsets, out, out_off):
         room *= 4
         out = np.empty(room, dtype=np.uint8)
     return _strings(arr, out, out_off)
