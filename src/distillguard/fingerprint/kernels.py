@@ -1,6 +1,6 @@
 """Compiled inner loops of the fingerprint stage (numba): XXH64 of strings and of their words, word
-shingles, MinHash, LSH band pairs, slot comparison of signature rows, union-find, slot-majority counting
-and a hash lookup.
+shingles, MinHash, LSH band pairs (and the band slots they read), slot comparison of signature rows, the
+clustering's peel, union-find, slot-majority counting, a hash lookup and a 64-bit hash table.
 
 Loops numpy can only express through temporaries as large as their input (comparing rows a[i] and b[i]
 gathers both into copies first; scipy's connected components builds a sparse matrix of every edge) or
@@ -10,8 +10,9 @@ place. All but ``minhash`` give exactly what their numpy forms gave (shingle has
 component minima); tests hold them equal.
 
 Compiled once per machine: ``cache=True`` keeps the machine code beside this module (numba's cache), so
-a later process loads it instead of compiling. Every kernel releases the GIL (``nogil``): callers split
-large inputs over two threads.
+a later process loads it instead of compiling. Every kernel but the hash table's releases the GIL
+(``nogil``): callers split large inputs over two threads. The hash table's hold it, so that a reader in
+another thread never sees a slot half written (``U64Table``).
 """
 
 from __future__ import annotations
