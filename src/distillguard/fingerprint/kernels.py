@@ -174,6 +174,18 @@ def component_minima(n: int, edges: I64) -> I64:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _equal_rows(sig: npt.NDArray[Any], words: npt.NDArray[np.uint64], i: int, j: int) -> int:  # pragma: no cover
+    """Equal slots of rows i and j: four at a time where ``words`` packs ``sig`` (else a placeholder)."""
+    m = sig.shape[1]
+    if words.shape[1] * 4 == m:
+        return _equal_in_words(words[i], words[j])
+    c = 0
+    for k in range(m):
+        c += sig[i, k] == sig[j, k]
+    return c
+
+
 _EMPTY_SLOT = np.uint64(0xFFFFFFFFFFFFFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -211,8 +223,6 @@ def _band_pairs(
     right: I64,
 ) -> int:  # pragma: no cover - compiled
     mask = table.shape[0] - 1
-    m = sig.shape[1]
-    by_words = words.shape[1] * 4 == m  # else ``words`` is a placeholder
     found = 0
     for p in range(idx.shape[0]):
         row = idx[p]
@@ -233,7 +243,6 @@ def _band_pairs(
                 b = p
                 while parent[b] != b:  # read only: see ``union``
                     b = parent[b]
-                y = sig[row]
                 # Two candidates, each decided on its own (whether the other passed must not matter: a
                 # skip below depends on what the other thread has joined so far).
                 for t in range(2):  # the previous row of the bucket, then its first row
@@ -245,14 +254,7 @@ def _band_pairs(
                         a = parent[a]
                     if a == b:
                         continue  # already joined: the pair would add nothing
-                    if by_words:  # four slots a word (``equal_slots``)
-                        c = _equal_in_words(words[idx[q]], words[row])
-                    else:
-                        x = sig[idx[q]]
-                        c = 0
-                        for j in range(m):
-                            c += x[j] == y[j]
-                    if c >= need:
+                    if _equal_rows(sig, words, idx[q], row) >= need:
                         left[found] = q
                         right[found] = p
                         found += 1
@@ -298,18 +300,6 @@ def band_pairs(
         cols, lo = columns(slots, idx, lo, rows), 0
     k = _band_pairs(slots, cols, idx, lo, rows, need, parent, w, table, left, right)
     return left[:k], right[:k]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _equal_rows(sig: npt.NDArray[Any], words: npt.NDArray[np.uint64], i: int, j: int) -> int:  # pragma: no cover
-    """Equal slots of rows i and j: four at a time where ``words`` packs ``sig`` (else a placeholder)."""
-    m = sig.shape[1]
-    if words.shape[1] * 4 == m:
-        return _equal_in_words(words[i], words[j])
-    c = 0
-    for k in range(m):
-        c += sig[i, k] == sig[j, k]
-    return c
 
 
 @njit(cache=True, nogil=True)
