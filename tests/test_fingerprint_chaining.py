@@ -296,15 +296,18 @@ def test_majority_agreement_matches_the_sorting_form() -> None:
 
 
 def test_lookup_matches_a_binary_search() -> None:
-    """The compiled hash lookup finds every key's value (collisions included) and 0 for an absent key."""
+    """The compiled hash table, as the template view uses it (32-bit shingle keys, their counts), finds every
+    key's value (collisions included) and 0 for an absent key."""
     import numpy as np
 
-    from distillguard.fingerprint.kernels import lookup
+    from distillguard.fingerprint.kernels import U64Table
 
     rng = np.random.default_rng(9)
     keys = np.unique(rng.integers(0, 2**32, size=5000, dtype=np.uint64).astype(np.uint32))
     values = rng.integers(1, 1000, size=len(keys))
+    table = U64Table(len(keys))
+    table.put(keys, values.astype(np.uint64))
     queries = keys[rng.integers(0, len(keys), size=20_000)]
-    assert (lookup(keys, values, queries) == values[np.searchsorted(keys, queries)]).all()
+    assert (table.get(queries)[0] == values[np.searchsorted(keys, queries)]).all()
     absent = np.setdiff1d(np.arange(100, dtype=np.uint32), keys)
-    assert (lookup(keys, values, absent) == 0).all()
+    assert (table.get(absent)[0] == 0).all()

@@ -1,6 +1,6 @@
 """Compiled inner loops of the fingerprint stage (numba): XXH64 of strings and of their words, word
 shingles, MinHash, LSH band pairs (and the band slots they read), slot comparison of signature rows, the
-clustering's peel, union-find, slot-majority counting, a hash lookup and a 64-bit hash table.
+clustering's peel, union-find, slot-majority counting and a 64-bit hash table.
 
 Loops numpy can only express through temporaries as large as their input (comparing rows a[i] and b[i]
 gathers both into copies first; scipy's connected components builds a sparse matrix of every edge) or
@@ -30,6 +30,8 @@ from distillguard import textscan
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
+Keys = npt.NDArray[np.uint64] | npt.NDArray[np.uint32]
+"""Keys of a ``U64Table`` (32-bit keys are widened)."""
 Slots = npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
 
 _SPLIT = 1 << 17
@@ -430,39 +432,6 @@ def majority_agreement(labels: I64, sig: npt.NDArray[np.uint16]) -> I64:
     return agree
 
 
-@njit(cache=True, nogil=True)
-def _lookup(keys: npt.NDArray[Any], values: I64, queries: npt.NDArray[Any], bits: int) -> I64:  # pragma: no cover
-    size = 1 << bits
-    mask = size - 1
-    slot_of = np.full(size, -1, dtype=np.int64)  # open addressing: index into keys, -1 when free
-    for i in range(keys.shape[0]):
-        h = ((np.uint64(keys[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & np.uint64(mask)
-        s = np.int64(h)
-        while slot_of[s] >= 0:
-            s = (s + 1) & mask
-        slot_of[s] = i
-    out = np.zeros(queries.shape[0], dtype=np.int64)
-    for q in range(queries.shape[0]):
-        v = queries[q]
-        s = np.int64(((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & np.uint64(mask))
-        while slot_of[s] >= 0:
-            if keys[slot_of[s]] == v:
-                out[q] = values[slot_of[s]]
-                break
-            s = (s + 1) & mask
-    return out
-
-
-def lookup(keys: npt.NDArray[np.uint32], values: I64, queries: npt.NDArray[np.uint32]) -> I64:
-    """``values[i]`` where ``queries[q] == keys[i]`` (distinct keys), 0 for a query absent from ``keys``:
-    a hash table instead of a binary search per query."""
-    bits = max(4, int(2 * len(keys) - 1).bit_length())  # at most half full
-    out: I64 = _lookup(
-        np.ascontiguousarray(keys), np.ascontiguousarray(values, dtype=np.int64), np.ascontiguousarray(queries), bits
-    )
-    return out
-
-
 @njit(cache=True)
 def _table_put(
     keys: U64, vals: U64, used: npt.NDArray[np.bool_], new_keys: U64, new_vals: U64, absent: npt.NDArray[np.bool_]
@@ -504,8 +473,9 @@ def _table_get(
 
 class U64Table:
     """A hash table of 64-bit keys to 64-bit values (open addressing, at most half full, grows by doubling):
-    what the fingerprint stream looks up once per distinct text of every batch. A dict of Python ints cost
-    ~22% of the stream's CPU (boxing every key and value); here a batch is one compiled call.
+    what the fingerprint stream looks up once per distinct text of every batch (a dict of Python ints cost
+    ~22% of the stream's CPU, boxing every key and value; here a batch is one compiled call), and the template
+    view its shingles' document frequencies in (a binary search per shingle cost 10x).
 
     Safe for one writer and readers in other threads: the kernels hold the GIL (no ``nogil``), and the three
     arrays are one attribute, replaced at once when the table grows, so a reader sees one table whole."""
@@ -518,7 +488,7 @@ class U64Table:
     def __len__(self) -> int:
         return self._n
 
-    def get(self, queries: U64) -> tuple[U64, npt.NDArray[np.bool_]]:
+    def get(self, queries: Keys) -> tuple[U64, npt.NDArray[np.bool_]]:
         """(value, found) of each query; value 0 where not found."""
         keys, vals, used = self._arrays
         q = np.ascontiguousarray(queries, dtype=np.uint64)
@@ -527,7 +497,7 @@ class U64Table:
         _table_get(keys, vals, used, q, out, found)
         return out, found
 
-    def put(self, keys: U64, vals: U64) -> npt.NDArray[np.bool_]:
+    def put(self, keys: Keys, vals: U64) -> npt.NDArray[np.bool_]:
         """Set ``keys[i]`` to ``vals[i]`` (in order: a repeated key keeps its last value); returns whether each
         key was new (a key repeated within ``keys`` is new once, at its first place)."""
         k = np.ascontiguousarray(keys, dtype=np.uint64)
@@ -748,7 +718,6 @@ def _warm_up() -> None:
     peel(sig, sig, np.ones(2, dtype=bool), (1, 1, 1), np.array([0, 2], dtype=np.int64), 1)
     peel(sig, None, None, (1, 1, 1), np.array([0, 2], dtype=np.int64), 1)
     majority_agreement(pair, sig[:1])
-    lookup(np.zeros(1, dtype=np.uint32), pair, np.zeros(1, dtype=np.uint32))
 
 
 def warm_up() -> Future[None]:

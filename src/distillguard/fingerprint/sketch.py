@@ -163,12 +163,14 @@ def template_part(
     # Document frequency, counted as occurrences: a shingle repeated inside one window is rare, and
     # one sort is the cost that matters here. The rest goes a block of rows at a time (bounded memory).
     uniq, counts = np.unique(flat, return_counts=True)  # no inverse: it would cost 8 B per shingle
+    df_of = kernels.U64Table(len(uniq))  # a hash table, built once: a binary search per shingle cost 10x
+    df_of.put(uniq, counts.astype(np.uint64))
     kept: list[U32] = []
     per_row: list[I64] = []
     for r0 in range(0, n_rows, chunk):
         r1 = min(n_rows, r0 + chunk)
         part = flat[offsets[r0] : offsets[r1]]
-        df = kernels.lookup(uniq, counts, part)  # a hash table: a binary search per shingle cost 10x
+        df = df_of.get(part)[0].astype(np.int64)  # every shingle is one of ``uniq``
         keep = _template_runs(df, offsets[r0 : r1 + 1] - offsets[r0], min_df, min_run, spread)
         rows = np.repeat(np.arange(r1 - r0), np.diff(offsets[r0 : r1 + 1]))
         kept.append(part[keep])
