@@ -188,7 +188,7 @@ def _equal_rows(sig: npt.NDArray[Any], words: npt.NDArray[np.uint64], i: int, j:
     return c
 
 
-_EMPTY_SLOT = np.uint64(0xFFFFFFFFFFFFFFFF)
+_FREE_BUCKET = np.uint64(0xFFFFFFFFFFFFFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -235,7 +235,7 @@ def _band_pairs(
         h = np.int64((key ^ (key >> np.uint64(32))) & np.uint64(mask))
         while True:
             slot = table[h, 1]  # the bucket's first row (high half) and its latest row (low half)
-            if slot == _EMPTY_SLOT:
+            if slot == _FREE_BUCKET:
                 table[h, 0] = key
                 table[h, 1] = (np.uint64(p) << np.uint64(32)) | np.uint64(p)
                 break
@@ -291,7 +291,7 @@ def band_pairs(
     if n >= 1 << 32:
         raise ValueError(f"band_pairs: {n} rows; positions must fit in 32 bits")
     size = 1 << max(4, int(2 * n - 1).bit_length())  # at most half full
-    table = np.full((size, 2), _EMPTY_SLOT, dtype=np.uint64)  # (key, first << 32 | latest); all ones: empty
+    table = np.full((size, 2), _FREE_BUCKET, dtype=np.uint64)  # (key, first << 32 | latest); all ones: empty
     left = np.empty(2 * n, dtype=np.int64)  # two candidates per row at most
     right = np.empty(2 * n, dtype=np.int64)
     slots = np.ascontiguousarray(sig)
