@@ -295,6 +295,32 @@ def test_majority_agreement_matches_the_sorting_form() -> None:
     assert (majority_agreement(labels, sig) == one_sort_per_slot(labels, sig)).all()
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "uint32"])
+def test_gather_writes_the_leading_slots_of_the_rows_asked(dtype: str) -> None:
+    """``kernels.gather`` equals numpy's take of the column slice, placed at an offset of a wider output (the
+    rows repeated and out of order, none, or every one), and refuses what does not fit."""
+    import numpy as np
+
+    from distillguard.fingerprint.kernels import gather
+
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2**16, size=(500, 64)).astype(dtype)
+    b = rng.integers(0, 2**16, size=(500, 20)).astype(dtype)
+    for rows in (rng.integers(0, 500, size=700), np.zeros(0, dtype=np.int64), np.arange(500)[::-1]):
+        out = np.full((len(rows), 32), 7, dtype=dtype)
+        gather(out, 0, a, rows, 16)
+        gather(out, 16, b, rows, 12)
+        assert (out[:, :16] == np.take(a[:, :16], rows, axis=0)).all()
+        assert (out[:, 16:28] == np.take(b[:, :12], rows, axis=0)).all()
+        assert (out[:, 28:] == 7).all()  # nothing written past the slots asked
+    with pytest.raises(ValueError, match="slots asked"):
+        gather(np.empty((3, 32), dtype=dtype), 0, b, np.arange(3), 24)
+    with pytest.raises(ValueError, match="does not fit"):
+        gather(np.empty((3, 32), dtype=dtype), 20, a, np.arange(3), 16)
+    with pytest.raises(ValueError, match="does not fit"):
+        gather(np.empty((2, 32), dtype=dtype), 0, a, np.arange(3), 16)
+
+
 def test_lookup_matches_a_binary_search() -> None:
     """The compiled hash table, as the template view uses it (32-bit shingle keys, their counts), finds every
     key's value (collisions included) and 0 for an absent key."""

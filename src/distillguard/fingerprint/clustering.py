@@ -169,9 +169,14 @@ class _Views:
     def central(self, rows: I64) -> npt.NDArray[np.uint16]:
         """The slots centrality is measured on, of ``rows``: a few of each view, enough to find the middle
         of a proposal and cheap (gathered per round for the rows proposed, not kept for all)."""
-        if self.tsig is None:
-            return _rows(self.sig[:, :24], rows)
-        return np.concatenate([_rows(self.sig[:, :16], rows), _rows(self.tsig[:, :16], rows)], 1)
+        views = [(self.sig, 24)] if self.tsig is None else [(self.sig, 16), (self.tsig, 16)]
+        widths = [min(k, v.shape[1]) for v, k in views]
+        out = np.empty((len(rows), sum(widths)), dtype=self.sig.dtype)
+        at = 0
+        for (view, _), width in zip(views, widths, strict=True):
+            kernels.gather(out, at, view, rows, width)  # in place: np.take of a slice copies all of it first
+            at += width
+        return out
 
     def peel(self, rows: I64, lab: I64) -> I64:
         """``bounded_families``'s peel of ``rows`` (grouped by ``lab``), compiled (``kernels.peel``): their
