@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares, hashed
+from distillguard.features.flags import EXCHANGE_FLAGS, N_TOOLS, flag_shares, hashed, reply_key
 from distillguard.fingerprint import AREAS
 from distillguard.sqlconn import SqlConnection, registered
 
@@ -170,12 +170,12 @@ meta AS (
   FROM {exchanges}{part_meta} GROUP BY hash(account_id)
 ),
 replies AS (
-  SELECT DISTINCT akey, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL
+  SELECT DISTINCT {reply} AS d FROM x WHERE reply_digest IS NOT NULL
 ),
 continuity AS (
   SELECT x.akey, count(*) AS n_ctx, count(r.d) AS n_cont, count(*) - count(r.d) AS n_fab,
          count(DISTINCT CASE WHEN r.d IS NULL THEN x.context_digest END) AS n_fab_distinct
-  FROM x LEFT JOIN replies r ON r.akey = x.akey AND r.d = x.context_digest
+  FROM x LEFT JOIN replies r ON r.d = {context}
   WHERE x.context_digest IS NOT NULL GROUP BY x.akey
 ),
 gaps AS (
@@ -334,6 +334,8 @@ def _sql(cfg: FeatureConfig, exchanges: str, fp: str, key: str, part: tuple[int,
         high_value=", ".join(f"'{c}'" for c in HIGH_VALUE),
         flag_shares=flag_shares(EXCHANGE_FLAGS, large_budget=int(cfg.large_thinking_budget)),
         n_tools=N_TOOLS,
+        reply=reply_key("akey", "reply_digest"),  # one 64-bit key per pair (see ``reply_key``)
+        context=reply_key("x.akey", "x.context_digest"),
     )
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares, hashed
+from distillguard.features.flags import N_TOOLS, OWN_PROMPT, flag_shares, hashed, reply_key
 from distillguard.fingerprint.stage import BLANK_USER
 from distillguard.linking.graph import IDENTITY_KINDS, identity_core, identity_ties
 from distillguard.sqlconn import SqlConnection, registered
@@ -189,20 +189,20 @@ JOIN shared ss ON ss.kind = 2 AND ss.k = c.sf AND ss.cluster_id = su.cluster_id
 ORDER BY 1, 2
 """
 
-# ``replies`` by the account's 64-bit hash, as in the features query and the replay: a smaller set to build and
-# join than (account id string, digest) pairs.
+# ``replies`` as one 64-bit key per (account, digest) pair (``flags.reply_key``), as in the replay: a smaller set
+# to build and join than (account id string, digest) pairs.
 _AFFINITY_SQL = """
 WITH x AS (
   SELECT e.account_id, a.cluster_id AS own, f.family_id, e.n_assistant_turns, e.context_digest
   FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
-replies AS (SELECT DISTINCT {akey} AS akey, reply_digest AS d FROM {ex} WHERE reply_digest IS NOT NULL),
+replies AS (SELECT DISTINCT {reply} AS d FROM {ex} WHERE reply_digest IS NOT NULL),
 n AS (SELECT account_id, count(*) AS n FROM x GROUP BY account_id),
 hits AS (
   SELECT x.account_id, x.own, core.cluster_id, count(*) AS c,
          sum(CASE WHEN {own_prompt} THEN 1 ELSE 0 END) AS p
   FROM x JOIN core USING (family_id)
-  LEFT JOIN replies rp ON rp.akey = {x_akey} AND rp.d = x.context_digest
+  LEFT JOIN replies rp ON rp.d = {context}
   GROUP BY ALL
 ),
 mine AS (SELECT account_id, c, p FROM hits WHERE cluster_id = own),
@@ -291,8 +291,11 @@ def affinity(
     cluster whose shared families hold most of its traffic: foreign_cluster, foreign_affinity (share),
     foreign_exchanges (count)."""
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
-        akeys = {"akey": hashed("account_id"), "x_akey": hashed("x.account_id")}
-        sql = _AFFINITY_SQL.format(ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT, **akeys)
+        keys = {
+            "reply": reply_key("account_id", "reply_digest"),
+            "context": reply_key("x.account_id", "x.context_digest"),
+        }
+        sql = _AFFINITY_SQL.format(ex=exchanges, fp=fp, key=key, own_prompt=OWN_PROMPT, **keys)
         return con.sql(sql).to_arrow_table()
 
 

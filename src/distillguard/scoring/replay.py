@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.features.account import CAPABILITIES, HIGH_VALUE
-from distillguard.features.flags import EXCHANGE_FLAGS, FABRICATED, N_TOOLS, OWN_PROMPT, hashed
+from distillguard.features.flags import EXCHANGE_FLAGS, FABRICATED, N_TOOLS, OWN_PROMPT, reply_key
 from distillguard.scoring.rules import RuleSet, columns_of, risk_from_points, rule_columns, rule_points
 from distillguard.scoring.score import Scores, identity_context, membership, off_pool, rotation_context
 from distillguard.sqlconn import SqlConnection, registered
@@ -39,18 +39,19 @@ _FLAGS = {
 }
 """Running counts per (account, bucket): the shared exchange flags plus what only the replay needs."""
 
-# ``replies`` holds each account's reply digests by the account's 64-bit hash (``flags.hashed``), not its id
-# string: a smaller set to build and to join against (4M bench store: the statement 4.8 -> 4.3 s).
+# ``replies`` holds each account's received reply digests as one 64-bit key per (account, digest) pair
+# (``flags.reply_key``), not the account id string beside the digest: a smaller set to build and to join
+# against (4M bench store: 4.8 -> 4.3 s with the account's hash beside the digest, ~4.1 -> ~3.9 s with one key).
 _SQL = """
 WITH x AS (
   SELECT e.*, {n_tools}, f.family_id, f.capability, f.cot_elicitation, f.reasoning_reconstruction, f.trace_coercion,
          f.rubric_grading, f.sensitive_rewrite, f.refusal_probe, a.cluster_id
   FROM {ex} e JOIN {fp} f USING ({key}) JOIN acc a USING (account_id)
 ),
-replies AS (SELECT DISTINCT {akey} AS akey, reply_digest AS d FROM x WHERE reply_digest IS NOT NULL)
+replies AS (SELECT DISTINCT {reply} AS d FROM x WHERE reply_digest IS NOT NULL)
 SELECT x.account_id, CAST(floor((epoch(ts) - {t0}) / {step}) AS BIGINT) AS b, count(*) AS n, {sums}
 FROM x LEFT JOIN core USING (cluster_id, family_id)
-LEFT JOIN replies rp ON rp.akey = {x_akey} AND rp.d = x.context_digest
+LEFT JOIN replies rp ON rp.d = {context}
 GROUP BY ALL ORDER BY b
 """
 
@@ -83,8 +84,8 @@ def _bucket_counts(
         step=step,
         sums=sums,
         n_tools=N_TOOLS,
-        akey=hashed("account_id"),
-        x_akey=hashed("x.account_id"),
+        reply=reply_key("account_id", "reply_digest"),
+        context=reply_key("x.account_id", "x.context_digest"),
     )
     with registered(con, {"acc": acc.select(["account_id", "cluster_id"]), "core": core}):
         return con.sql(sql).to_arrow_table()
