@@ -66,6 +66,9 @@ def test_scoring_flags_the_hydra_with_evidence_and_clears_the_rest(con: duckdb.D
     hydra_cluster = next(c for c in s.clusters.to_pylist() if c["cluster_id"] == rows["hyd00"]["cluster_id"])
     assert hydra_cluster["identity_linked_share"] == 1.0  # payment and networks tie every member
     assert any(e.startswith("cluster tied by") and "payment" in e for e in rows["hyd00"]["evidence"])
+    # Each member says what ties it, itself, to the others: here a card shared with 3 of them and the template.
+    own = [e for e in rows["hyd00"]["evidence"] if e.startswith("its own links to the cluster: ")]
+    assert len(own) == 1 and "payment (shared with 3 other members; 4 accounts in all)" in own[0]
     flagged = {a for a, r in rows.items() if r["flagged"]}
     assert flagged == HYDRA
     for a in HYDRA:

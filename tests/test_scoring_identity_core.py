@@ -29,6 +29,24 @@ def test_the_core_is_the_operators_web_not_a_pair_inside_the_cluster() -> None:
     assert row["identity_linked_share"] == 8 / 9  # the org pair is identity-linked, to each other only
 
 
+def test_each_member_is_told_what_ties_it_to_the_others() -> None:
+    """``own_ties``: per account, the kinds of key it shares with other members (how many share the key, and
+    how many accounts carry it in all), most shared first; none for a member whose keys are crowd keys only."""
+    members = ["a", "b", "c", "d"]
+    rows = [("a", "payment", "card"), ("b", "payment", "card")]  # a and b share a card
+    rows += [(m, "family", "fam") for m in ["a", "b", "c"]] + [("x", "family", "fam")]  # 3 of its 4 senders inside
+    rows += [(m, "asn", "carrier") for m in ["c", "d", *(f"out{i}" for i in range(10))]]  # a crowd key: no tie
+    clusters = pa.table({"account_id": members, "cluster_id": [3] * 4})
+    _, per_account = link_summary(incidence(rows), clusters, duckdb.connect())
+    own = dict(zip(per_account["account_id"].to_pylist(), per_account["own_ties"].to_pylist(), strict=True))
+    assert own["a"] == [
+        {"kind": "family", "others": 2, "carriers": 4},
+        {"kind": "payment", "others": 1, "carriers": 2},
+    ]
+    assert own["c"] == [{"kind": "family", "others": 2, "carriers": 4}]
+    assert own["d"] is None
+
+
 def test_identity_core_per_cluster_and_empty_input() -> None:
     tied = pa.table(
         {

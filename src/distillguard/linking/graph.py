@@ -241,8 +241,9 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[object]
 
 
 def identity_ties(con: SqlConnection, incidence: pa.Table, clusters: pa.Table, *, min_exclusive: float) -> pa.Table:
-    """cluster_id, account_id, kind, key: the keys that tie members of a cluster to each other (carried by
-    two or more of its members, and at least ``min_exclusive`` of all the accounts carrying them are in it)."""
+    """cluster_id, account_id, kind, key, n_accounts: the keys that tie members of a cluster to each other
+    (carried by two or more of its members, and at least ``min_exclusive`` of all the ``n_accounts`` accounts
+    carrying them are in it)."""
     views = {
         "inc": incidence.select(["account_id", "kind", "key", "n_accounts"]),
         "cl": clusters.select(["account_id", "cluster_id"]),
@@ -256,7 +257,8 @@ def identity_ties(con: SqlConnection, incidence: pa.Table, clusters: pa.Table, *
             FROM x GROUP BY ALL HAVING count(DISTINCT x.account_id) >= 2
           ),
           lifted AS (SELECT * FROM shared WHERE a / k >= {float(min_exclusive)})
-          SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key FROM x JOIN lifted USING (cluster_id, kind, key)
+          SELECT DISTINCT x.cluster_id, x.account_id, x.kind, x.key, x.n_accounts
+          FROM x JOIN lifted USING (cluster_id, kind, key)
           ORDER BY x.cluster_id, x.account_id, x.kind, x.key
         """
         ).to_arrow_table()

@@ -303,7 +303,9 @@ def link_summary(
     incidence: pa.Table, clusters: pa.Table, con: SqlConnection, *, min_exclusive: float = 0.5
 ) -> tuple[pa.Table, pa.Table]:
     """Per cluster: cluster_id, identity_linked_share, content_linked_share, link_kinds (see ``LINK_DOC``);
-    per account: account_id, identity_tied (it shares an identity key with another member).
+    per account: account_id, identity_tied (it shares an identity key with another member), own_ties (the kinds
+    of key that tie it to other members, each with how many others share such a key with it, most first, and
+    how many accounts carry that key in all; null where nothing does).
 
     A key ties two members when both carry it; what ties a cluster together says how sure the link is:
     a payment method or a private network is an identity, a shared template alone may be a public one.
@@ -347,8 +349,19 @@ def _tie_summaries(con: SqlConnection, ident: str, content: str) -> tuple[pa.Tab
         ).to_arrow_table()
         per_account = con.sql(
             """
-          SELECT cl.account_id, core_ids.account_id IS NOT NULL AS identity_tied
-          FROM cl LEFT JOIN core_ids USING (account_id) ORDER BY cl.account_id
+          WITH shared AS (SELECT cluster_id, kind, key, count(DISTINCT account_id) AS a FROM tied GROUP BY ALL),
+          mine AS (
+            SELECT t.account_id, t.kind, max(s.a) - 1 AS others, arg_max(t.n_accounts, s.a) AS carriers
+            FROM tied t JOIN shared s USING (cluster_id, kind, key) GROUP BY ALL
+          ),
+          own AS (
+            SELECT account_id,
+                   list(struct_pack(kind := kind, others := others, carriers := carriers) ORDER BY others DESC, kind)
+                     AS ties
+            FROM mine GROUP BY account_id
+          )
+          SELECT cl.account_id, core_ids.account_id IS NOT NULL AS identity_tied, own.ties AS own_ties
+          FROM cl LEFT JOIN core_ids USING (account_id) LEFT JOIN own USING (account_id) ORDER BY cl.account_id
         """
         ).to_arrow_table()
     return per_cluster, per_account

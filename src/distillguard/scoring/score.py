@@ -274,9 +274,11 @@ def score(
             core=core,
         )
     cl = _join(cl, synchrony(con, acc, exchanges=exchanges), "cluster_id")
+    own_ties: dict[str, list[dict[str, object]] | None] | None = None  # per account (``link_summary``)
     if incidence is not None:
         links, ties = link_summary(incidence, clusters, con)
-        acc = _join(acc, ties, "account_id")
+        own_ties = dict(zip(ties["account_id"].to_pylist(), ties["own_ties"].to_pylist(), strict=True))
+        acc = _join(acc, ties.drop_columns(["own_ties"]), "account_id")
         kinds = dict(zip(links["cluster_id"].to_pylist(), links["link_kinds"].to_pylist(), strict=True))
         cl = _join(cl, links.drop_columns(["link_kinds"]), "cluster_id")
         cl = _join(cl, sender_links(con, incidence, acc, rules), "cluster_id")
@@ -294,6 +296,7 @@ def score(
 
     c_index = {cid: i for i, cid in enumerate(cl["cluster_id"].to_pylist())}
     acc_cluster = acc["cluster_id"].to_pylist()
+    acc_ids = acc["account_id"].to_pylist()
     ci = np.array([c_index[c] for c in acc_cluster], dtype=np.int64)
     aff_v = np.nan_to_num(acc["affinity"].to_numpy(zero_copy_only=False).astype(np.float64))
     size_v = acc["cluster_size"].to_numpy().astype(np.float64)
@@ -350,6 +353,20 @@ def score(
                 f"member of linked cluster {acc_cluster[i]} ({int(size_v[i])} accounts, cluster risk "
                 f"{c_risk[j]:.2f}), {aff_v[i]:.0%} of its traffic in the cluster's shared template families"
             )
+            mine = own_ties.get(acc_ids[i]) if own_ties is not None else None
+            if mine:
+                ev.append(
+                    "its own links to the cluster: "
+                    + ", ".join(
+                        f"{t['kind']} (shared with {t['others']} other members; {t['carriers']:,} accounts in all)"
+                        for t in mine
+                    )
+                )
+            elif own_ties is not None and not adopted[i]:
+                ev.append(
+                    "no link key of its own that is mostly this cluster's: it came in through crowd keys or "
+                    "through the accounts it is linked with"
+                )
             ties = link_kinds[j] if link_kinds is not None else None
             if ties:
                 ev.append("cluster tied by " + ", ".join(f"{t['kind']} ({t['accounts']} accounts)" for t in ties))
