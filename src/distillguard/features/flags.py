@@ -28,7 +28,8 @@ EXCHANGE_FLAGS: dict[str, str] = {
 
 FABRICATED = "context_digest IS NOT NULL AND rp.d IS NULL"
 """A history the account never received: ``rp`` is the account's received reply digests, left-joined on
-(the account's 64-bit hash, d = context_digest) in the features query, the replay and scoring's affinity."""
+``rp.d`` = ``reply_key`` of (the account, context_digest) in the features query, the replay and scoring's
+affinity (the features query counts the same join, as ``r``)."""
 
 OWN_PROMPT = f"{EXCHANGE_FLAGS['single_turn']} OR ({FABRICATED})"
 """A prompt of the account's own: an opening turn, or a history it never received (needs ``rp`` as for
