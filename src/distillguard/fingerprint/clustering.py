@@ -169,11 +169,11 @@ class _Views:
     def central(self, rows: I64) -> npt.NDArray[np.uint16]:
         """The slots centrality is measured on, of ``rows``: a few of each view, enough to find the middle
         of a proposal and cheap (gathered per round for the rows proposed, not kept for all)."""
-        views = [(self.sig, 24)] if self.tsig is None else [(self.sig, 16), (self.tsig, 16)]
-        widths = [min(k, v.shape[1]) for v, k in views]
-        out = np.empty((len(rows), sum(widths)), dtype=self.sig.dtype)
+        wanted = [(self.sig, 24)] if self.tsig is None else [(self.sig, 16), (self.tsig, 16)]
+        parts = [(view, min(k, view.shape[1])) for view, k in wanted]
+        out = np.empty((len(rows), sum(w for _, w in parts)), dtype=self.sig.dtype)
         at = 0
-        for (view, _), width in zip(views, widths, strict=True):
+        for view, width in parts:
             kernels.gather(out, at, view, rows, width)  # in place: np.take of a slice copies all of it first
             at += width
         return out
