@@ -3,9 +3,10 @@
     python bench/analyze_memory.py STORE [--memory-limit 768MB|none] [--every 0.25] [--detail] [--queries N]
 
 Runs `analyze` on an existing store (e.g. bench/_work/analyze/store-4000000.duckdb, made by
-bench/analyze.py) in a child process, samples the child's VmRSS from /proc and prints, per stage, its seconds
-and the lowest and highest RSS seen while it ran (a dash when the stage was shorter than one sample), then the
-child's own high-water mark (``AnalyzeSummary.peak_rss_mib``). Linux only (/proc). The numbers in
+bench/analyze.py) in a child process, samples the child's VmRSS and CPU time from /proc and prints, per stage,
+its seconds, the cores it kept busy (CPU seconds per wall second, all threads: 2.0 is both cores of a 2-core
+machine) and the lowest and highest RSS seen while it ran (a dash when the stage was shorter than one sample),
+then the child's own high-water mark (``AnalyzeSummary.peak_rss_mib``). Linux only (/proc). The numbers in
 docs/design/memory.md come from this script.
 
 ``--queries N`` also times every SQL statement DuckDB runs (where the statement is executed, not where it is
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -164,6 +166,29 @@ def _rss_mib(pid: int) -> float | None:
         return None
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) the process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def _cores(cpu: list[tuple[float, float]], t0: float, t1: float) -> str:
+    """CPU seconds per wall second between the last samples at or before t0 and t1 (a dash when under two
+    samples apart): 2.0 on this machine means both cores busy."""
+    before = [c for c in cpu if c[0] <= t0]
+    upto = [c for c in cpu if c[0] <= t1]
+    if not before or not upto or upto[-1][0] - before[-1][0] < 0.4:
+        return "–"
+    return f"{(upto[-1][1] - before[-1][1]) / (upto[-1][0] - before[-1][0]):.1f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("store", type=Path)
@@ -199,12 +224,16 @@ def main() -> None:
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
+    cpu: list[tuple[float, float]] = []  # (when, CPU seconds used so far)
 
     def sample() -> None:
         while child.poll() is None:
-            rss = _rss_mib(child.pid)
+            rss, used = _rss_mib(child.pid), _cpu_s(child.pid)
+            now = time.time()
             if rss is not None:
-                samples.append((time.time(), rss))
+                samples.append((now, rss))
+            if used is not None:
+                cpu.append((now, used))
             time.sleep(args.every)
 
     sampler = threading.Thread(target=sample)
@@ -238,9 +267,9 @@ def main() -> None:
     print(
         "| stage | seconds |"
         + (" SQL seconds |" if sql_col else "")
-        + " RSS MiB low | RSS MiB high |\n|---|---:|"
+        + " cores | RSS MiB low | RSS MiB high |\n|---|---:|"
         + ("---:|" if sql_col else "")
-        + "---:|---:|"
+        + "---:|---:|---:|"
     )
     placed: list[tuple[float, str, str, str]] = []  # (seconds, stage, statement, profile) of each query in a stage
     for (name, t0), (_, t1) in pairwise(steps):
@@ -248,7 +277,7 @@ def main() -> None:
         rss = f"{min(seen):,.0f} | {max(seen):,.0f}" if seen else "– | –"
         mine = [(took, name, text, prof) for at, took, text, prof in queries if t0 <= at < t1]
         sql = f" {sum(m[0] for m in mine):.1f} |" if sql_col else ""
-        print(f"| {name} | {t1 - t0:.1f} |{sql} {rss} |")
+        print(f"| {name} | {t1 - t0:.1f} |{sql} {_cores(cpu, t0, t1)} | {rss} |")
         placed.extend(mine)
     if sql_col:
         print(f"\n{len(placed)} SQL statements, {sum(m[0] for m in placed):.1f} s; the {args.queries} slowest:\n")
