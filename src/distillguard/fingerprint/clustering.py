@@ -31,12 +31,7 @@ Peel = Callable[[I64, I64], I64]
 row's representative, -1 where it found none (see ``kernels.peel``)."""
 
 MAX_ROUNDS = 32
-PEEL = 256
-"""Representatives a proposal takes per round before its leftovers are proposed again (a fresh LSH over them).
-Traffic can chain one giant proposal (337,400 of the 4M bench store's 651,003 user skeletons): at 64 a round
-the 32-round cap was reached re-banding its leftovers, the user clustering 18.5 s; at 256, ~10 rounds and 14.5 s
-(docs/design/fingerprint.md, session 23). Larger peels compare each representative with more rows left
-(1,024: no faster). Families differ with this number, so it was judged on held-out traffic (docs/detection.md)."""
+PEEL = 64
 
 
 @dataclass(frozen=True)
