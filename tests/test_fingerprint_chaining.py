@@ -142,14 +142,15 @@ def test_peel_takes_what_decide_calls_alike_in_peel_order(veto: float, join: flo
 
     rng = np.random.default_rng(int(veto * 10))
     config = FingerprintConfig(template_veto=veto, template_join_threshold=join)
-    n = 400
+    sizes = [10, PEEL + 150, PEEL + 200]  # one proposal ends early, two outlast PEEL peels
+    n = sum(sizes) + 40
     views = _Views(rng.integers(0, 8, size=(n, 64)).astype(np.uint16), config)
     views.sig[: n // 2] = rng.integers(0, 2, size=(n // 2, 64))  # alike as whole texts near the boundary
     views.tsig = rng.integers(0, 8, size=(n, 64)).astype(np.uint16)
     views.tsig[:100] = views.tsig[100:200]  # template parts alike
     views.t_active = rng.random(n) < 0.6
-    rows = rng.permutation(n)[:360]
-    lab = np.repeat(np.arange(3), [10, 150, 200])  # one proposal ends early, two outlast PEEL peels
+    rows = rng.permutation(n)[: sum(sizes)]
+    lab = np.repeat(np.arange(3), sizes)
     got = views.peel(rows, lab)
 
     want = np.full(len(rows), -1)
