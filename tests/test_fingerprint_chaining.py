@@ -338,3 +338,14 @@ def test_lookup_matches_a_binary_search() -> None:
     assert (table.get(queries)[0] == values[np.searchsorted(keys, queries)]).all()
     absent = np.setdiff1d(np.arange(100, dtype=np.uint32), keys)
     assert (table.get(absent)[0] == 0).all()
+
+
+def test_warm_up_loads_the_kernels_once_per_process() -> None:
+    """The store engine starts the kernels' loading as it opens, the fingerprint stage asks again: both get the
+    one background load, and it completes."""
+    from distillguard.fingerprint import kernels
+
+    first = kernels.warm_up()
+    assert kernels.warm_up() is first
+    first.result(timeout=120)
+    assert first.done() and first.exception() is None

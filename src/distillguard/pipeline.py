@@ -28,7 +28,7 @@ from distillguard.errors import ConfigError, InputError
 from distillguard.features import account_features, model_releases
 from distillguard.features.account import FeatureConfig
 from distillguard.fingerprint import COLUMNS as FP_COLUMNS
-from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint import FingerprintConfig, kernels
 from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.heap import ANALYZE_MEMORY_LIMIT as ANALYZE_MEMORY_LIMIT  # the CLI reads it without the stages
 from distillguard.heap import peak_rss_mib, release_freed_memory, size_bytes
@@ -289,6 +289,10 @@ class _StoreEngine:
 
 @contextmanager
 def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
+    # numba's start (~0.9 s of CPU, the first compiled call of a process) runs in the background from here
+    # (after any ingest: its parser processes are not forked beside the loading thread), beside opening the
+    # store and counting, instead of from the fingerprint stream's first batch.
+    kernels.warm_up()
     limit = duckdb_memory_limit(memory_limit)
     with Store.open(path, memory_limit=limit) as store:
         yield _StoreEngine(store, str(path), limit)

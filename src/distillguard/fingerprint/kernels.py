@@ -17,6 +17,7 @@ another thread never sees a slot half written (``U64Table``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -740,14 +741,22 @@ def _warm_up() -> None:
     gather(np.empty((1, 8), dtype=np.uint16), 0, sig, pair, 8)
 
 
+_warming: Future[None] | None = None
+_warming_lock = threading.Lock()
+
+
 def warm_up() -> Future[None]:
-    """Load the compiled kernels in a background thread (the first call of a process costs ~0.4 s: numba
-    starts its compiler runtime and reads its cache), so that clustering, or the gateway's first family
-    match, does not wait for it."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="numba-warm-up")
-    done = pool.submit(_warm_up)
-    pool.shutdown(wait=False)
-    return done
+    """Load the compiled kernels in a background thread, once per process (the first call of a process costs
+    ~0.9 s of CPU: numba starts its compiler runtime, imports its typing registries and reads its cache), so
+    that the stream, clustering, or the gateway's first family match, does not wait for it. Later calls return
+    the same future."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="numba-warm-up")
+            _warming = pool.submit(_warm_up)
+            pool.shutdown(wait=False)
+        return _warming
 
 
 _MASK64 = (1 << 64) - 1
