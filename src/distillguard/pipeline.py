@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,7 +37,7 @@ from distillguard.ingest.batches import Batch
 from distillguard.linking import LinkConfig, link_accounts
 from distillguard.schema import ROW_KEY
 from distillguard.scoring import default_rules, load_rules, score
-from distillguard.scoring.campaigns import build_outputs
+from distillguard.scoring.campaigns import build_outputs, campaign_members, campaign_summaries
 from distillguard.scoring.replay import first_flagged
 from distillguard.scoring.rules import RuleSet
 from distillguard.scoring.score import ACCOUNT_COLUMNS, CLUSTER_COLUMNS
@@ -227,6 +227,11 @@ class Engine(Protocol):
 
     def keep(self, name: str, table: pa.Table) -> None: ...
 
+    def beside(self, work: Callable[[SqlConnection], T]) -> Future[T]: ...
+
+
+T = TypeVar("T")
+
 
 class _StoreEngine:
     """The embedded engine: the DuckDB store."""
@@ -234,6 +239,7 @@ class _StoreEngine:
     def __init__(self, store: Store, source: str, memory_limit: str | None = None) -> None:
         self.store, self.source, self.memory_limit = store, source, memory_limit
         self._current: int | None = None  # the limit set by ``_limit`` now (None: the one opened with)
+        self._beside: ThreadPoolExecutor | None = None  # ``beside``'s thread, made when first asked
         self.con: SqlConnection = store.connection
         # Every join of the exchanges to their fingerprints is on the row id, not the request_id string.
         self.exchanges, self.key = store.keyed_exchanges(), ROW_KEY
@@ -286,6 +292,29 @@ class _StoreEngine:
     def keep(self, name: str, table: pa.Table) -> None:
         self.store.write_table(name, table)
 
+    def beside(self, work: Callable[[SqlConnection], T]) -> Future[T]:
+        """``work`` run in a background thread on a connection of its own (a cursor of the store's, with the
+        keyed exchanges view ``self.exchanges`` made on it; the views the caller registers are not in it), while
+        the caller goes on: the replay's walk over its checkpoints is Python on one core, and a query beside it
+        has the other (see ``_stages``). One piece of work at a time, in the order given."""
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(1, thread_name_prefix="store-beside")
+
+        def run() -> T:
+            cursor = self.store.connection.cursor()
+            try:
+                self.store.keyed_exchanges(cursor)
+                return work(cursor)
+            finally:
+                cursor.close()
+
+        return self._beside.submit(run)
+
+    def close(self) -> None:
+        """Wait for the work given to ``beside`` (before the store closes under it)."""
+        if self._beside is not None:
+            self._beside.shutdown(wait=True)
+
 
 @contextmanager
 def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
@@ -295,7 +324,11 @@ def _store_engine(path: Path, memory_limit: str | None) -> Iterator[Engine]:
     kernels.warm_up()
     limit = duckdb_memory_limit(memory_limit)
     with Store.open(path, memory_limit=limit) as store:
-        yield _StoreEngine(store, str(path), limit)
+        engine = _StoreEngine(store, str(path), limit)
+        try:
+            yield engine
+        finally:
+            engine.close()
 
 
 @dataclass(frozen=True)
@@ -448,19 +481,32 @@ def _stages(eng: Engine, n_exchanges: int, options: AnalyzeOptions, rules: RuleS
     say("scoring")
     scores = score(con, feats, link.clusters, releases, rules, link.incidence, **on)
     done("scoring")
+    # The campaigns' summary query needs only who is flagged, not when: it runs beside the replay's walk over
+    # its checkpoints (Python, one core), on a connection of its own.
+    members = campaign_members(scores)
+    summaries: list[Future[pa.Table]] = []
+
+    def summarize() -> None:
+        summaries.append(eng.beside(partial(_summaries, members=members, exchanges=eng.exchanges, key=eng.key)))
+
     if options.replay_every is not None:
         say("replay")
-        first = first_flagged(con, scores, rules, step=options.replay_every, **on)
+        first = first_flagged(con, scores, rules, step=options.replay_every, then=summarize, **on)
     else:
+        summarize()
         first = _flagged_at_end(con, scores.accounts, eng.exchanges)
     done("replay")
-    accounts, campaigns = build_outputs(con, scores, first, **on)
+    accounts, campaigns = build_outputs(con, scores, first, summaries=summaries[0].result(), **on)
     eng.keep("accounts", accounts)
     eng.keep("campaigns", campaigns)
     eng.keep("account_features", scores.accounts.drop_columns(["evidence"]))
     eng.keep("clusters", scores.clusters)
     eng.keep("model_releases", releases)
     return _Results(accounts, campaigns, fams)
+
+
+def _summaries(con: SqlConnection, *, members: pa.Table, exchanges: str, key: str) -> pa.Table:
+    return campaign_summaries(con, members, exchanges=exchanges, key=key)
 
 
 def _flagged_at_end(con: SqlConnection, accounts: pa.Table, exchanges: str) -> pa.Table:

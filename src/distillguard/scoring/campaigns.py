@@ -112,6 +112,36 @@ def assign_campaigns(scores: Scores) -> dict[int, str]:
     return {int(c): f"C{i + 1:03d}" for i, c in enumerate(clusters)}
 
 
+def _campaign_ids(scores: Scores, mapping: dict[int, str]) -> pa.Array:
+    """Each account's campaign id (None unless flagged), in the order of ``scores.accounts``."""
+    acc = scores.accounts
+    flagged = acc["flagged"].to_pylist()
+    camp = [mapping.get(c) if f else None for c, f in zip(acc["cluster_id"].to_pylist(), flagged, strict=True)]
+    return pa.array(camp, pa.string())
+
+
+def campaign_members(scores: Scores) -> pa.Table:
+    """account_id, campaign_id of every flagged account (``assign_campaigns``)."""
+    acc = scores.accounts.select(["account_id", "flagged"])
+    acc = acc.append_column("campaign_id", _campaign_ids(scores, assign_campaigns(scores)))
+    return acc.filter(acc["flagged"]).select(["account_id", "campaign_id"])
+
+
+def campaign_summaries(
+    con: SqlConnection,
+    members: pa.Table,
+    *,
+    exchanges: str = "exchanges",
+    fp: str = "fp_exchanges",
+    key: str = "request_id",
+) -> pa.Table:
+    """One row per campaign of ``members`` (``campaign_members``): its accounts, exchanges, first and last seen,
+    capabilities and models with shares, infrastructure; largest first. Reads only the campaigns' exchanges
+    (``key``: the column joining ``exchanges`` to ``fp``, see ``features.account_features``)."""
+    with registered(con, {"members": members}):
+        return con.sql(_SQL.format(ex=exchanges, fp=fp, key=key)).to_arrow_table()
+
+
 def build_outputs(
     con: SqlConnection,
     scores: Scores,
@@ -120,14 +150,14 @@ def build_outputs(
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
     key: str = "request_id",
+    summaries: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
-    """(accounts, campaigns) tables as written to accounts.parquet and campaigns.parquet (``key``: the
-    column joining ``exchanges`` to ``fp``, see ``features.account_features``)."""
+    """(accounts, campaigns) tables as written to accounts.parquet and campaigns.parquet. ``summaries``: what
+    ``campaign_summaries`` returns for ``campaign_members(scores)``, when it was run already (``analyze`` runs it
+    beside the replay); else it is run here."""
     mapping = assign_campaigns(scores)
     acc = scores.accounts
-    flagged = acc["flagged"].to_pylist()
-    camp = [mapping.get(c) if f else None for c, f in zip(acc["cluster_id"].to_pylist(), flagged, strict=True)]
-    acc = acc.append_column("campaign_id", pa.array(camp, pa.string()))
+    acc = acc.append_column("campaign_id", _campaign_ids(scores, mapping))
     # (pyarrow joins cannot carry the list-typed evidence column, so the replay's columns are taken by row.)
     at = pc.index_in(acc["account_id"], value_set=first_flagged["account_id"])
     for name in ("first_flagged_at", "first_flag_rules"):
@@ -135,9 +165,10 @@ def build_outputs(
     acc = acc.sort_by("account_id")
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 
-    members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
-    with registered(con, {"members": members}):
-        campaigns = con.sql(_SQL.format(ex=exchanges, fp=fp, key=key)).to_arrow_table()
+    if summaries is None:
+        members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
+        summaries = campaign_summaries(con, members, exchanges=exchanges, fp=fp, key=key)
+    campaigns = summaries
     cl = scores.clusters
     by_cluster = {c: i for i, c in enumerate(cl["cluster_id"].to_pylist())}
     cluster_of = {v: k for k, v in mapping.items()}

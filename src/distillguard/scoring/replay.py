@@ -14,6 +14,7 @@ flagged before it has sent the traffic that condemns it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -185,12 +186,17 @@ def first_flagged(
     exchanges: str = "exchanges",
     fp: str = "fp_exchanges",
     key: str = "request_id",
+    then: Callable[[], object] | None = None,
 ) -> pa.Table:
     """account_id, first_flagged_at for the accounts of every cluster that holds a flagged account (``key``:
-    the column joining ``exchanges`` to ``fp``, see ``features.account_features``)."""
+    the column joining ``exchanges`` to ``fp``, see ``features.account_features``). ``then`` is called once the
+    bucket counts are read, before the checkpoints are walked (Python on one core: ``analyze`` starts a query
+    beside it there), or before returning where no cluster is flagged."""
     accounts, clusters = scores.accounts, scores.clusters
     flagged_clusters = set(accounts.filter(accounts["flagged"])["cluster_id"].to_pylist())
     if not flagged_clusters:
+        if then is not None:
+            then()
         return pa.table(
             {
                 "account_id": pa.array([], pa.string()),
@@ -203,6 +209,8 @@ def first_flagged(
     t0 = float(con.sql(f"SELECT epoch(min(ts)) AS t FROM {exchanges}").to_arrow_table()["t"][0].as_py())
     step_s = step.total_seconds()
     counts = _bucket_counts(con, acc, scores.core, exchanges=exchanges, fp=fp, key=key, t0=t0, step=step_s, rules=rules)
+    if then is not None:
+        then()
     names = list(_FLAGS)
     ids = acc["account_id"].to_pylist()
     cl_ids = sorted(flagged_clusters)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,8 +26,10 @@ from distillguard.spark.fingerprint import fingerprint_frame
 from distillguard.spark.inputs import read_inputs
 from distillguard.spark.session import get_session
 from distillguard.spark.sql import SparkSql
+from distillguard.sqlconn import SqlConnection
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RESULT_TABLES = (
     "fp_families",
@@ -70,6 +73,16 @@ class SparkEngine:
             with duckdb.connect(str(self.results)) as con:
                 con.register("t", table)
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM t")
+
+    def beside(self, work: Callable[[SqlConnection], T]) -> Future[T]:
+        """``work`` run here and now on this engine's connection (Spark spreads each query over its cluster
+        already): the future is done when this returns."""
+        done: Future[T] = Future()
+        try:
+            done.set_result(work(self.con))
+        except Exception as exc:  # handed to whoever reads the future, as a thread would
+            done.set_exception(exc)
+        return done
 
     def close(self) -> None:
         for view in list(self.con.views):

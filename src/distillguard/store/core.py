@@ -271,12 +271,13 @@ class Store:
         cols = self._checked_columns(columns)
         return self.connection.sql(f"SELECT {cols} FROM exchanges")
 
-    def keyed_exchanges(self) -> str:
-        """The name of a temporary view (this connection only) of the exchanges with one more column,
-        ``ROW_KEY``: the row's id in the store (DuckDB's ``rowid``), unique and stable while the store is open.
-        Analysis joins its per-exchange tables to the exchanges on it: a join on a 64-bit integer costs about
-        half of one on the request_id string (1M exchanges: 0.18 vs 0.29-0.44 s)."""
-        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {KEYED_EXCHANGES} AS {self._keyed_select(None)}")
+    def keyed_exchanges(self, connection: duckdb.DuckDBPyConnection | None = None) -> str:
+        """The name of a temporary view (this connection only, or ``connection``: a ``cursor()`` of it) of the
+        exchanges with one more column, ``ROW_KEY``: the row's id in the store (DuckDB's ``rowid``), unique and
+        stable while the store is open. Analysis joins its per-exchange tables to the exchanges on it: a join
+        on a 64-bit integer costs about half of one on the request_id string (1M exchanges: 0.18 vs 0.29-0.44 s)."""
+        con = self.connection if connection is None else connection
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {KEYED_EXCHANGES} AS {self._keyed_select(None)}")
         return KEYED_EXCHANGES
 
     def _keyed_select(self, columns: list[str] | None) -> str:
