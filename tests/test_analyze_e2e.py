@@ -22,6 +22,7 @@ from distillguard.heap import size_bytes
 from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, CLUSTERING_MEMORY, FEATURE_PASS_ROWS, _StoreEngine
 from distillguard.schema import ROW_KEY
 from distillguard.simulate import simulate
+from distillguard.sqlconn import SqlConnection
 from distillguard.store import Store
 
 DETECTOR = ("fingerprint", "features", "linking", "scoring")
@@ -167,3 +168,41 @@ def test_the_fingerprint_stage_clusters_inside_the_engines_context(tmp_path: Pat
     rows = pa.table({"request_id": ["r1", "r2"], "account_id": ["a", "b"], "first_user_text": ["hi there", "hi"]})
     stage = collect_in_duckdb(con, rows.to_batches(), FingerprintConfig(), while_clustering=squeeze)
     assert entered == ["in", "out"] and stage.families.num_rows >= 1
+
+
+def test_work_beside_runs_on_a_connection_of_its_own_and_waits_for_the_store(run: Path) -> None:
+    """``Engine.beside`` runs SQL on the store's exchanges (its keyed view made on a cursor of its own) in a
+    thread while the caller goes on with the main connection, hands back the result or the error, and closing
+    the engine waits for it."""
+
+    def limit(con: SqlConnection) -> int:
+        text = con.sql("SELECT current_setting('memory_limit') AS m").to_arrow_table()["m"][0].as_py()
+        return size_bytes(text.replace(" ", "")) or 0
+
+    with Store.open(run / "s.duckdb", memory_limit=ANALYZE_MEMORY_LIMIT) as store:
+        eng = _StoreEngine(store, "s", ANALYZE_MEMORY_LIMIT)
+        n = store.count("exchanges")
+        threads: list[str] = []
+        opened = limit(store.connection)
+        # DuckDB's limit is lowered while the work runs (the caller's Python is resident beside it), then set back.
+        assert eng.beside(limit).result(timeout=60) < opened
+        assert limit(store.connection) == opened
+
+        def count(con: SqlConnection) -> int:
+            import threading
+
+            threads.append(threading.current_thread().name)
+            got = con.sql(f"SELECT count(DISTINCT {ROW_KEY}) AS n FROM {eng.exchanges}").to_arrow_table()
+            return int(got["n"][0].as_py())
+
+        pending = eng.beside(count)
+        # The main connection is free meanwhile, its registrations its own.
+        store.connection.register("mine", pa.table({"x": [1, 2]}))
+        assert store.connection.sql("SELECT sum(x) FROM mine").fetchall()[0][0] == 3
+        failing = eng.beside(lambda con: con.sql("SELECT * FROM mine").to_arrow_table())  # not visible there
+        assert pending.result(timeout=60) == n and threads[0].startswith("store-beside")
+        with pytest.raises(duckdb.CatalogException):
+            failing.result(timeout=60)
+        late = eng.beside(count)
+        eng.close()
+        assert late.done() and late.result() == n

@@ -107,3 +107,26 @@ def test_replay_dates_each_flag_after_the_traffic_that_condemns_it(con: duckdb.D
         assert at >= T0 + timedelta(hours=1), (a, at)
         assert at <= T0 + timedelta(hours=16), (a, at)
     assert not any(a.startswith("chat") and first.get(a) for a in first)
+
+
+def test_the_campaign_summaries_run_apart_are_those_run_in_place(con: duckdb.DuckDBPyConnection) -> None:
+    """``analyze`` runs the campaigns' summary query beside the replay, from the flagged accounts alone; the
+    outputs are those of ``build_outputs`` running it itself, and the replay says when its counts are read."""
+    from datetime import timedelta
+
+    from distillguard.scoring.campaigns import build_outputs, campaign_members, campaign_summaries
+    from distillguard.scoring.replay import first_flagged
+
+    feats = account_features(con)
+    link = link_accounts(con, feats["account_id"])
+    rules = default_rules()
+    s = score(con, feats, link.clusters, model_releases(con), rules, link.incidence)
+    calls: list[int] = []
+    first = first_flagged(con, s, rules, step=timedelta(hours=1), then=lambda: calls.append(1))
+    assert calls == [1]
+    members = campaign_members(s)
+    assert set(members["account_id"].to_pylist()) == HYDRA and len(set(members["campaign_id"].to_pylist())) == 1
+    apart = build_outputs(con, s, first, summaries=campaign_summaries(con, members))
+    here = build_outputs(con, s, first)
+    assert apart[0].equals(here[0]) and apart[1].equals(here[1])
+    assert here[1].num_rows == 1 and here[1]["accounts"][0].as_py() == len(HYDRA)

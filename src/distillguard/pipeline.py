@@ -102,6 +102,10 @@ then, so the blocks it caches are evicted and the key table spills beyond this, 
 take their place instead of adding to them (4M exchanges: the stage's peak 1.68 -> 1.48 GiB)."""
 MIN_STAGE_MEMORY = 256 * 2**20
 """No stage's lowered limit goes below this (or below the whole limit, if that is smaller)."""
+BESIDE_MEMORY_SHARE = 1 / 3
+"""DuckDB's limit, as a share of the whole, while work runs ``beside`` the stages (the campaigns' summary query
+beside the replay's walk, whose Python arrays are resident at the same time)."""
+
 FEATURE_PASS_ROWS = 1_000_000
 """Exchanges per pass of the features query at the default memory limit (in proportion to the limit set; one
 pass without a limit): its shared relation is materialized, and beyond about this many exchanges it spilled
@@ -302,10 +306,17 @@ class _StoreEngine:
 
         def run() -> T:
             cursor = self.store.connection.cursor()
+            total = size_bytes(self.memory_limit) if self.memory_limit else None
             try:
+                if total:  # the setting is the database's: DuckDB gives back what it holds above it
+                    cursor.execute(
+                        f"SET memory_limit='{max(int(total * BESIDE_MEMORY_SHARE), min(total, MIN_STAGE_MEMORY))}B'"
+                    )
                 self.store.keyed_exchanges(cursor)
                 return work(cursor)
             finally:
+                if total:
+                    cursor.execute(f"SET memory_limit='{self._current or total}B'")
                 cursor.close()
 
         return self._beside.submit(run)
@@ -487,6 +498,7 @@ def _stages(eng: Engine, n_exchanges: int, options: AnalyzeOptions, rules: RuleS
     summaries: list[Future[pa.Table]] = []
 
     def summarize() -> None:
+        release_freed_memory()  # what the replay's counts query left with the allocators
         summaries.append(eng.beside(partial(_summaries, members=members, exchanges=eng.exchanges, key=eng.key)))
 
     if options.replay_every is not None:
