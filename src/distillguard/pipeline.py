@@ -300,7 +300,10 @@ class _StoreEngine:
         """``work`` run in a background thread on a connection of its own (a cursor of the store's, with the
         keyed exchanges view ``self.exchanges`` made on it; the views the caller registers are not in it), while
         the caller goes on: the replay's walk over its checkpoints is Python on one core, and a query beside it
-        has the other (see ``_stages``). One piece of work at a time, in the order given."""
+        has the other (see ``_stages``). One piece of work at a time, in the order given. DuckDB's memory limit,
+        which is the database's and not the connection's, is lowered to ``BESIDE_MEMORY_SHARE`` while the work
+        runs: it is for work beside the caller's Python, not beside the caller's own queries (they would run
+        under the lowered limit too)."""
         if self._beside is None:
             self._beside = ThreadPoolExecutor(1, thread_name_prefix="store-beside")
 
