@@ -502,7 +502,8 @@ def _stages(eng: Engine, n_exchanges: int, options: AnalyzeOptions, rules: RuleS
 
     def summarize() -> None:
         release_freed_memory()  # what the replay's counts query left with the allocators
-        summaries.append(eng.beside(partial(_summaries, members=members, exchanges=eng.exchanges, key=eng.key)))
+        work = partial(campaign_summaries, members=members, exchanges=eng.exchanges, key=eng.key)
+        summaries.append(eng.beside(work))
 
     if options.replay_every is not None:
         say("replay")
@@ -518,10 +519,6 @@ def _stages(eng: Engine, n_exchanges: int, options: AnalyzeOptions, rules: RuleS
     eng.keep("clusters", scores.clusters)
     eng.keep("model_releases", releases)
     return _Results(accounts, campaigns, fams)
-
-
-def _summaries(con: SqlConnection, *, members: pa.Table, exchanges: str, key: str) -> pa.Table:
-    return campaign_summaries(con, members, exchanges=exchanges, key=key)
 
 
 def _flagged_at_end(con: SqlConnection, accounts: pa.Table, exchanges: str) -> pa.Table:

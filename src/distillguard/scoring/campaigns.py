@@ -166,8 +166,7 @@ def build_outputs(
     accounts = acc.select(list(ACCOUNT_OUTPUT))
 
     if summaries is None:
-        members = accounts.filter(accounts["flagged"]).select(["account_id", "campaign_id"])
-        summaries = campaign_summaries(con, members, exchanges=exchanges, fp=fp, key=key)
+        summaries = campaign_summaries(con, campaign_members(scores), exchanges=exchanges, fp=fp, key=key)
     campaigns = summaries
     cl = scores.clusters
     by_cluster = {c: i for i, c in enumerate(cl["cluster_id"].to_pylist())}
