@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Literal, Protocol, TypeVar
 
 import pyarrow as pa
@@ -282,12 +283,20 @@ class _StoreEngine:
         driver half runs on the unique skeletons, and ``fp_exchanges`` is one SQL statement in the store: no
         per-exchange array lives in Python. That statement runs under the stage's share of the limit too (it
         streams the key rows through small joins into the store): on the 4M bench store its peak RSS 1,501 ->
-        1,190 MiB, 4.9 -> 4.8 s (``bench/analyze_memory.py --detail``)."""
-        store = self.store
-        with self._limit(FINGERPRINT_MEMORY_SHARE):
+        1,190 MiB, 4.9 -> 4.8 s (``bench/analyze_memory.py --detail``).
+
+        The per-skeleton state read back rarely (high signature halves, texts) goes to a spill directory beside
+        the store, as DuckDB's own temporary files do, removed when the stage ends (``fingerprint.spill``)."""
+        store, path = self.store, Path(self.source)
+        with (
+            self._limit(FINGERPRINT_MEMORY_SHARE),
+            TemporaryDirectory(prefix=f"{path.name}.spill-", dir=path.parent) as spill,
+        ):
             batches = store.iter_exchange_batches(list(FP_COLUMNS), row_key=True)
             squeeze = partial(self._limit, 0.0, CLUSTERING_MEMORY)
-            stage = collect_in_duckdb(store.connection, batches, config, keyed=True, while_clustering=squeeze)
+            stage = collect_in_duckdb(
+                store.connection, batches, config, keyed=True, while_clustering=squeeze, spill_dir=Path(spill)
+            )
             with registered(self.con, stage.views):
                 store.create_table_as("fp_exchanges", stage.exchanges_sql)
         store.drop_table("fp_keys")

@@ -98,8 +98,10 @@ class Clusters:
     structure: npt.NDArray[np.int8]  # 0 exact, 1 near-duplicate merge, 2 template-view (wrapper) merge
 
 
-def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) -> Clusters:
-    """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives)."""
+def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool, release_window: bool = False) -> Clusters:
+    """Group the unique skeletons of one role into families (LSH proposals, bounded by representatives).
+    ``release_window``: the set's template-view shingles are dropped once read (``SkeletonSet.release_window``:
+    at 4M exchanges 63 MB the rounds then do not hold), for a caller that clusters the set once."""
     sig = reg.low16()  # the set's own array, read in place
     n = len(sig)
     hashes = reg.hashes()
@@ -108,6 +110,9 @@ def cluster(reg: SkeletonSet, config: FingerprintConfig, template_view: bool) ->
     if template_view and n > 1:
         flat, off = reg.window()
         kflat, koff = sketch.template_part(flat, off, config.template_min_df, config.template_min_run)
+        if release_window:
+            del flat, off
+            reg.release_window()
         t_active = np.diff(koff) >= config.template_min_run
         # Only rows with a template part need its signature (free chat mostly has none).
         rows = np.flatnonzero(t_active)

@@ -27,6 +27,7 @@ import xxhash
 
 from distillguard.fingerprint import kernels, sketch
 from distillguard.fingerprint.config import FingerprintConfig
+from distillguard.fingerprint.spill import Spill
 from distillguard.text import mask_array
 
 I32 = npt.NDArray[np.int32]
@@ -57,6 +58,21 @@ class Sketches:
         self.sig, self.texts, self.win, self.win_len = sig, texts, win, win_len
 
 
+class Kept:
+    """What stays in memory of some skeletons whose high signature halves and texts went to a ``Spill``: the low
+    halves (what clustering compares), whether each has a signature at all, and the template-view shingles."""
+
+    def __init__(self, low: U16, sketched: npt.NDArray[np.bool_], win: sketch.U32, win_len: I64) -> None:
+        self.low, self.sketched, self.win, self.win_len = low, sketched, win, win_len
+
+    @classmethod
+    def spilling(cls, part: Sketches, spill: Spill) -> Kept:
+        """``part``'s high halves and texts appended to ``spill``; the rest kept."""
+        low, high = _planes(part.sig)
+        spill.append(high, part.texts)
+        return cls(low, _has_signature(part.sig), part.win, part.win_len)
+
+
 def sketch_skeletons(skeletons: pa.Array, config: FingerprintConfig) -> Sketches:
     """Everything kept per unique skeleton, computed from its text alone (no state: any batch, any order)."""
     tok, tok_off = sketch.token_hashes(skeletons)
@@ -74,19 +90,35 @@ class SkeletonSet:
     """The unique skeletons of one role, ordered by hash (index = skeleton id): what clustering reads."""
 
     def __init__(
-        self, hashes: U64, sig: tuple[U16, U16], win: sketch.U32, win_off: I64, texts: pa.ChunkedArray, text_rows: I64
+        self,
+        hashes: U64,
+        sig: tuple[U16, U16 | None],
+        win: sketch.U32,
+        win_off: I64,
+        texts: pa.ChunkedArray | None,
+        text_rows: I64,
+        spill: Spill | None = None,
+        sketched: npt.NDArray[np.bool_] | None = None,
     ) -> None:
-        self._hashes, self._win, self._win_off = hashes, win, win_off
+        self._hashes, self._win = hashes, win
+        self._win_off: I64 | None = win_off
         # The signatures as two 16-bit planes (low, high): clustering compares the low halves only (``low16``,
-        # read in place); the high halves are read back only for the signatures a family table carries.
+        # read in place); the high halves are read back only for the signatures a family table carries. With a
+        # ``spill`` the high halves and the texts are in its files (``spill``), the high plane here None.
         self._lo, self._hi = sig
         # Texts stay where they were built (no second copy of up to cue_cap characters per skeleton);
-        # ``text_rows`` maps a skeleton id to its row there.
+        # ``text_rows`` maps a skeleton id to its row there (the order of arrival, the spill's order too).
         self._texts, self._text_rows = texts, text_rows
+        self._spill, self._sketched = spill, sketched
+        if (spill is None) != (self._hi is not None and texts is not None) or (spill is None) != (sketched is None):
+            raise ValueError("a skeleton set keeps its high halves and texts either in memory or in a spill")
 
     @classmethod
-    def build(cls, hashes: U64, parts: list[Sketches], num_perm: int) -> tuple[SkeletonSet, I64]:
-        """Rows of ``parts`` (in the order of ``hashes``) sorted by hash; also the old -> new row map.
+    def build(
+        cls, hashes: U64, parts: list[Sketches | Kept], num_perm: int, spill: Spill | None = None
+    ) -> tuple[SkeletonSet, I64]:
+        """Rows of ``parts`` (in the order of ``hashes``) sorted by hash; also the old -> new row map. ``parts``
+        are ``Kept`` rows, whose high halves and texts are in ``spill``, when it is given.
 
         ``parts`` is emptied on the way: each part's arrays are scattered straight into place and dropped,
         so the peak is one copy of the set plus one part, as when the chunks were concatenated before.
@@ -99,22 +131,32 @@ class SkeletonSet:
         win_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(win_len[order], out=win_off[1:])
         sig_lo = np.empty((n, num_perm), dtype=np.uint16)
-        sig_hi = np.empty((n, num_perm), dtype=np.uint16)
+        sig_hi = np.empty((n, num_perm), dtype=np.uint16) if spill is None else None
+        sketched = np.empty(n, dtype=bool) if spill is not None else None
         win = np.empty(int(win_off[-1]), dtype=np.uint32)
         texts: list[pa.Array] = []
         lo = 0
         while parts:
             p = parts.pop(0)
-            rows = remap[lo : lo + len(p.sig)]
-            sig_lo[rows], sig_hi[rows] = _planes(p.sig)
+            if isinstance(p, Kept):
+                if sketched is None:
+                    raise ValueError("spilled skeletons are built into a set with their spill")
+                rows = remap[lo : lo + len(p.low)]
+                sig_lo[rows], sketched[rows] = p.low, p.sketched
+            else:
+                if sig_hi is None:
+                    raise ValueError("skeletons kept in memory are built into a set without a spill")
+                rows = remap[lo : lo + len(p.sig)]
+                sig_lo[rows], sig_hi[rows] = _planes(p.sig)
+                texts.append(p.texts)
             lens = p.win_len
             within = np.arange(len(p.win), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
             win[np.repeat(win_off[rows], lens) + within] = p.win
-            texts.append(p.texts)
-            lo += len(p.sig)
+            lo += len(rows)
             del p
-        text_arr = pa.chunked_array(texts, type=pa.string())
-        return cls(np.ascontiguousarray(hashes[order]), (sig_lo, sig_hi), win, win_off, text_arr, order), remap
+        text_arr = pa.chunked_array(texts, type=pa.string()) if spill is None else None
+        hashes_sorted = np.ascontiguousarray(hashes[order])
+        return cls(hashes_sorted, (sig_lo, sig_hi), win, win_off, text_arr, order, spill, sketched), remap
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -125,15 +167,20 @@ class SkeletonSet:
     def signatures(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> sketch.U32:
         """The 32-bit MinHash signatures of the skeletons ``ids``, one row each."""
         idx = np.asarray(ids, dtype=np.int64)
-        return (self._hi[idx].astype(np.uint32) << np.uint32(16)) | self._lo[idx]
+        high = self._hi[idx] if self._hi is not None else self._spilled().high(self._text_rows[idx])
+        return (high.astype(np.uint32) << np.uint32(16)) | self._lo[idx]
 
     def sketched(self, step: int = 1 << 16) -> npt.NDArray[np.bool_]:
         """Whether each skeleton has a signature (not every slot ``sketch.EMPTY_SLOT``: no shingle)."""
+        if self._sketched is not None:
+            return self._sketched
+        high = self._hi
+        assert high is not None  # a set without its high halves has ``_sketched`` (``__init__``)
         out = np.empty(len(self), dtype=bool)
         empty_lo, empty_hi = _planes(np.asarray(sketch.EMPTY_SLOT))
         for lo in range(0, len(self), step):  # bounded temporaries
             hi = lo + step
-            out[lo:hi] = ~((self._lo[lo:hi] == empty_lo) & (self._hi[lo:hi] == empty_hi)).all(axis=1)
+            out[lo:hi] = ~((self._lo[lo:hi] == empty_lo) & (high[lo:hi] == empty_hi)).all(axis=1)
         return out
 
     def low16(self) -> U16:
@@ -142,7 +189,13 @@ class SkeletonSet:
 
     def window(self) -> tuple[sketch.U32, sketch.I64]:
         """Template-view shingle hashes of every skeleton, flattened, with offsets."""
+        if self._win_off is None:
+            raise ValueError("the skeleton set's template-view shingles were released (release_window)")
         return self._win, self._win_off
+
+    def release_window(self) -> None:
+        """Drop the template-view shingles (clustering reads them once, at its start); ``window`` then fails."""
+        self._win, self._win_off = np.zeros(0, dtype=np.uint32), None
 
     def texts(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> list[str | None]:
         """Skeleton text (capped) of the given skeleton ids (-1 gives None)."""
@@ -151,10 +204,19 @@ class SkeletonSet:
     def text_array(self, ids: Sequence[int] | npt.NDArray[np.int64]) -> pa.Array:
         """The same as an Arrow string array (no Python strings), null for -1."""
         idx = np.asarray(ids, dtype=np.int64)
-        if len(self._texts) == 0:
+        if len(self._text_rows) == 0:
             return pa.nulls(len(idx), type=pa.string())
-        taken = self._texts.take(pa.array(self._text_rows[np.where(idx < 0, 0, idx)])).combine_chunks()
+        rows = self._text_rows[np.where(idx < 0, 0, idx)]
+        if self._texts is not None:
+            taken = self._texts.take(pa.array(rows)).combine_chunks()
+        else:
+            taken = self._spilled().texts(rows)
         return pc.if_else(pa.array(idx < 0), pa.scalar(None, type=pa.string()), taken)
+
+    def _spilled(self) -> Spill:
+        if self._spill is None:
+            raise ValueError("skeleton set without a spill")
+        return self._spill
 
 
 @dataclass
@@ -175,16 +237,19 @@ class Registry:
     every engine. Per unique skeleton it keeps the sketches (``finish`` orders them by hash).
     """
 
-    def __init__(self, role: str, config: FingerprintConfig) -> None:
+    def __init__(self, role: str, config: FingerprintConfig, spill: Spill | None = None) -> None:
+        """``spill``: where the high signature halves and the texts of new skeletons go (``spill.Spill``); None:
+        they stay in memory."""
         self.role = role
         self.config = config
+        self._spill = spill
         self._salt = role_salt(role)
         # raw text hash -> skeleton hash, bounded: two generations of up to half of ``mask_cache_size`` each,
         # the older dropped when the newer is full (what the cache keeps decides only what is masked again)
         self._raw, self._raw_old = kernels.U64Table(), kernels.U64Table()
         self._seen = kernels.U64Table()  # skeleton hashes seen
         self._hashes: list[U64] = []  # ... in order of first sight
-        self._parts: list[Sketches] = []
+        self._parts: list[Sketches | Kept] = []
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -254,7 +319,11 @@ class Registry:
     def _sketch(self, skeletons: pa.Array, chunk: int = 8192) -> None:
         """MinHash the new skeletons, ``chunk`` at a time (bounded temporaries)."""
         for lo in range(0, len(skeletons), chunk):
-            self._parts.append(sketch_skeletons(skeletons.slice(lo, chunk), self.config))
+            part = sketch_skeletons(skeletons.slice(lo, chunk), self.config)
+            if self._spill is None:
+                self._parts.append(part)
+            else:
+                self._parts.append(Kept.spilling(part, self._spill))
 
     def finish(self) -> SkeletonSet:
         """The skeletons seen, ordered by hash (the per-skeleton state moves into the set)."""
@@ -262,8 +331,16 @@ class Registry:
         hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
         self._hashes, self._seen = [], kernels.U64Table()
         self._raw, self._raw_old = kernels.U64Table(), kernels.U64Table()
-        skeletons, _ = SkeletonSet.build(hashes, parts, self.config.num_perm)  # empties ``parts``
+        if self._spill is not None:
+            self._spill.close()
+        skeletons, _ = SkeletonSet.build(hashes, parts, self.config.num_perm, self._spill)  # empties ``parts``
         return skeletons
+
+
+def _has_signature(sig: sketch.U32) -> npt.NDArray[np.bool_]:
+    """Whether each row has a signature (not every slot ``sketch.EMPTY_SLOT``), as ``SkeletonSet.sketched``."""
+    out: npt.NDArray[np.bool_] = ~(sig == np.uint32(sketch.EMPTY_SLOT)).all(axis=1)
+    return out
 
 
 def _planes(sig: sketch.U32) -> tuple[U16, U16]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +45,7 @@ from distillguard.fingerprint.keys import (
     representatives_sql,
 )
 from distillguard.fingerprint.registry import Prepared, Registry, SkeletonSet
+from distillguard.fingerprint.spill import Spill
 from distillguard.fingerprint.tables import EXCHANGE_FP, STRUCTURES, FamilyRows, family_table
 from distillguard.heap import release_freed_memory
 from distillguard.schema import ROW_KEY
@@ -92,11 +94,20 @@ class _Batch:
 class Collector:
     """The streaming half: each batch becomes key rows (to ``sink``); each new skeleton is sketched once."""
 
-    def __init__(self, config: FingerprintConfig, sink: KeySink, cues: tuple[Cue, ...] | None = None) -> None:
+    def __init__(
+        self,
+        config: FingerprintConfig,
+        sink: KeySink,
+        cues: tuple[Cue, ...] | None = None,
+        spill_dir: Path | None = None,
+    ) -> None:
+        """``spill_dir``: a directory for the per-skeleton state read back rarely (``spill.Spill``; None: kept
+        in memory); it must outlive the skeleton sets ``finish`` returns."""
         self.cues = cues if cues is not None else load_cues()
         self.sink = sink
-        self.system = Registry("system", config)
-        self.user = Registry("user", config)
+        spills = {r: Spill(spill_dir, r, config.num_perm) if spill_dir else None for r in ("system", "user")}
+        self.system = Registry("system", config, spills["system"])
+        self.user = Registry("user", config, spills["user"])
         self.tool_is_computer: dict[str, bool] = {}
         self.rows = 0
 
@@ -336,7 +347,7 @@ def families(
     cues = cues if cues is not None else load_cues()
     with while_clustering():
         sys_cl = cluster(system, config, template_view=False)
-        usr_cl = cluster(user, config, template_view=config.template_view)
+        usr_cl = cluster(user, config, template_view=config.template_view, release_window=True)
         wrapped = usr_cl.structure == STRUCTURES.index("wrapper")
         views = {
             # A system prompt's own bits are read only beside a wrapped user turn: computed for all (few) of them.
@@ -398,11 +409,13 @@ def collect_in_duckdb(
     ordered: bool = False,
     keyed: bool = False,
     while_clustering: Callable[[], AbstractContextManager[object]] = nullcontext,
+    spill_dir: Path | None = None,
 ) -> FamilyStage:
     """The stage on a DuckDB connection: key rows into its temporary ``fp_keys`` table (replaced; transient,
     so never written to a store file: 100k 3.9 -> 3.4 s, neutral at 4M), then ``families``. The caller
     materializes ``exchanges_sql`` with the views registered, then drops ``fp_keys``. ``keyed``: the batches
-    carry ``schema.ROW_KEY``, and ``exchanges_sql`` passes it on. ``while_clustering``: see ``families``."""
+    carry ``schema.ROW_KEY``, and ``exchanges_sql`` passes it on. ``while_clustering``: see ``families``.
+    ``spill_dir``: see ``Collector`` (free to remove once this returns)."""
     warming = kernels.warm_up()  # clustering's compiled kernels load while the batches stream
     with registered(con, {"keys_schema": KEYS.empty_table()}):
         con.execute("CREATE OR REPLACE TEMP TABLE fp_keys AS SELECT * FROM keys_schema")
@@ -421,7 +434,7 @@ def collect_in_duckdb(
             while len(pending) > 2 or (pending and pending[0].done()):
                 pending.pop(0).result()  # re-raises an insert's error here
 
-        col = Collector(config, sink)
+        col = Collector(config, sink, spill_dir=spill_dir)
         col.add_all(batches)
         for done in pending:
             done.result()
