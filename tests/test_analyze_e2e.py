@@ -125,14 +125,10 @@ def _same(got: pa.Table, want: pa.Table) -> None:
 def test_the_store_engine_splits_the_features_by_size_and_memory_limit(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
         default = _StoreEngine(store, "s", ANALYZE_MEMORY_LIMIT)
-        assert [default.feature_passes(n) for n in (10, FEATURE_PASS_ROWS, FEATURE_PASS_ROWS + 1, 4_000_000)] == [
-            1,
-            1,
-            2,
-            4,
-        ]
+        sizes = (10, FEATURE_PASS_ROWS, FEATURE_PASS_ROWS + 1, 4 * FEATURE_PASS_ROWS)
+        assert [default.feature_passes(n) for n in sizes] == [1, 1, 2, 4]
         half = size_bytes(ANALYZE_MEMORY_LIMIT) // 2  # type: ignore[operator]
-        assert _StoreEngine(store, "s", f"{half}B").feature_passes(4_000_000) == 8
+        assert _StoreEngine(store, "s", f"{half}B").feature_passes(4 * FEATURE_PASS_ROWS) == 8
         assert _StoreEngine(store, "s", None).feature_passes(4_000_000) == 1
 
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 import re
 import sys
 
-ANALYZE_MEMORY_LIMIT = "768MB"
+ANALYZE_MEMORY_LIMIT = "384MB"
 """DuckDB's memory limit during ``analyze`` unless told otherwise (``AnalyzeOptions.memory_limit``; "none":
 DuckDB's own default, 80% of RAM). Without a cap the buffer pool keeps every block it reads and the features
 query holds its whole working set: 4M exchanges peaked at 4.1 GiB. At 1536 MB they peaked at 2.2 GiB, the SQL
 stages each at Python's share plus DuckDB at the cap. Since the features query runs in passes
-(``pipeline.FEATURE_PASS_ROWS``) a lower cap costs no time: 768 MB, 4M exchanges 89.3 -> 80.7 s and 2,197 ->
-1,657 MiB, 1M 18.8 -> 19.9 s (noise) and 1,135 -> 1,087 MiB (A/B, docs/design/memory.md "Session 15"). What
-stays above it is Python's (the fingerprint stage's per-skeleton state, the stages' tables):
-docs/design/memory.md."""
+(``pipeline.FEATURE_PASS_ROWS``) a lower cap costs little time: 768 MB, 4M exchanges 89.3 -> 80.7 s and 2,197 ->
+1,657 MiB (docs/design/memory.md "Session 15"). 384 MB since the fingerprint stage spills what it reads back
+rarely (session 24): the SQL stages then set the peak, and at 384 MB the 4M bench store peaks ~1.0 GiB instead
+of ~1.4 for ~10% more time (docs/design/memory.md "Session 24"). What stays above it is Python's (the
+fingerprint stage's per-skeleton state, the stages' tables): docs/design/memory.md."""
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -101,16 +101,19 @@ CLUSTERING_MEMORY = 64 * 2**20
 """DuckDB's memory limit while the fingerprint stage clusters the unique skeletons in Python: DuckDB runs nothing
 then, so the blocks it caches are evicted and the key table spills beyond this, and the clustering's temporaries
 take their place instead of adding to them (4M exchanges: the stage's peak 1.68 -> 1.48 GiB)."""
-MIN_STAGE_MEMORY = 256 * 2**20
-"""No stage's lowered limit goes below this (or below the whole limit, if that is smaller)."""
+MIN_STAGE_MEMORY = 128 * 2**20
+"""No stage's lowered limit goes below this (or below the whole limit, if that is smaller). At the default limit
+the fingerprint stage's share is this floor: its stream on the 4M bench store 1,118 -> 959 MiB at its high
+under 128 MB instead of 256, in the same time (the key table spills)."""
 BESIDE_MEMORY_SHARE = 1 / 3
 """DuckDB's limit, as a share of the whole, while work runs ``beside`` the stages (the campaigns' summary query
 beside the replay's walk, whose Python arrays are resident at the same time)."""
 
-FEATURE_PASS_ROWS = 1_000_000
+FEATURE_PASS_ROWS = 500_000
 """Exchanges per pass of the features query at the default memory limit (in proportion to the limit set; one
 pass without a limit): its shared relation is materialized, and beyond about this many exchanges it spilled
-(measured at a 1536 MB limit, 4M exchanges: one pass 13.5 s, four 9.7 s; 1M: one 2.0-2.9 s, two 1.9-2.1 s)."""
+(measured at a 1536 MB limit, 4M exchanges: one pass 13.5 s, four 9.7 s; 1M: one 2.0-2.9 s, two 1.9-2.1 s).
+Half a million at 384 MB: the million per 768 MB of the default before session 24."""
 
 IngestOptions = ReadOptions
 """Options of ``ingest_paths``: size limit, batch size, privacy / keep-bodies (``ReadOptions``)."""
