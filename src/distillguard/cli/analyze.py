@@ -58,7 +58,12 @@ def analyze_cmd(
     ] = None,
     memory_limit: Annotated[
         str,
-        typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 6GB, or 'none' for DuckDB's own (80% of RAM)."),
+        typer.Option(
+            "--memory-limit",
+            help="DuckDB memory limit, e.g. 1GB, or 'none' for DuckDB's own (80% of RAM). What does not fit spills "
+            "to temporary files beside the store (slower, not failing). At the default, analyzing 4M exchanges "
+            "peaks at about 1.0 GiB (bench/RESULTS.md).",
+        ),
     ] = ANALYZE_MEMORY_LIMIT,
     alerts: Annotated[
         Path | None, typer.Option("--alerts", help="Also write SIEM alerts as ECS JSON lines to this file.")
