@@ -149,9 +149,9 @@ def test_analyze_engine_caps_duckdb_memory_unless_told_none(
 
 
 def test_fingerprint_share_of_the_limit_is_set_and_restored(tmp_path: Path) -> None:
-    """The fingerprint stage runs with a third of the limit (not below 256 MiB); the limit comes back after."""
+    """The fingerprint stage runs with a third of the limit (not below the stages' floor); the limit comes back."""
     from distillguard.heap import size_bytes
-    from distillguard.pipeline import _store_engine, _StoreEngine
+    from distillguard.pipeline import MIN_STAGE_MEMORY, _store_engine, _StoreEngine
 
     assert [size_bytes(t) for t in ("1536MB", "1.5GiB", " 800 ", "2gb", "lots")] == [
         1536 * 10**6,
@@ -173,7 +173,7 @@ def test_fingerprint_share_of_the_limit_is_set_and_restored(tmp_path: Path) -> N
             assert limit(eng) == "1.0 GiB"
         assert limit(eng) == before == "3.0 GiB"
         with eng._limit(0.01):
-            assert limit(eng) == "256.0 MiB"  # the floor
+            assert limit(eng) == f"{MIN_STAGE_MEMORY / 2**20:.1f} MiB"  # the floor
     with _store_engine(store, "none") as eng:
         assert isinstance(eng, _StoreEngine)
         before = limit(eng)
