@@ -4,7 +4,9 @@ Raw text -> skeleton goes through a bounded cache keyed by the raw text's xxhash
 is masked once; skeletons are deduplicated by their own xxhash, and only a new skeleton is tokenised,
 MinHashed. What is kept per unique skeleton is compact: its hash, its signature row, its text capped to
 ``cue_cap`` characters (head and tail: for classification of the family and its example) and, for the
-template view, 32-bit hashes of its first and last shingles.
+template view, 32-bit hashes of its first and last shingles. Given a ``spill.Spill`` (the embedded engine's
+fingerprint stage), the high halves of the signature and the text go to its files as they are computed and
+only the rest stays in memory (``Kept``).
 
 At the end of the stream ``Registry.finish`` hands over a ``SkeletonSet``: the same per-skeleton state
 ordered by skeleton hash, so that what follows (clustering, representatives) depends on the set of
