@@ -19,7 +19,13 @@ from distillguard.features import account_features, model_releases
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.fingerprint.stage import collect_in_duckdb
 from distillguard.heap import size_bytes
-from distillguard.pipeline import ANALYZE_MEMORY_LIMIT, CLUSTERING_MEMORY, FEATURE_PASS_ROWS, _StoreEngine
+from distillguard.pipeline import (
+    ANALYZE_MEMORY_LIMIT,
+    CLUSTERING_MEMORY,
+    FEATURE_PASS_ROWS,
+    SPILL_SUFFIX,
+    _StoreEngine,
+)
 from distillguard.schema import ROW_KEY
 from distillguard.simulate import simulate
 from distillguard.sqlconn import SqlConnection
@@ -120,6 +126,18 @@ def _same(got: pa.Table, want: pa.Table) -> None:
             assert [x for x, _ in pairs] == pytest.approx([y for _, y in pairs], rel=1e-9, nan_ok=True), name
         else:
             assert a == b, name
+
+
+def test_the_fingerprint_spill_leaves_nothing_beside_the_store(run: Path) -> None:
+    """The spill directory is gone after a run, and one a killed run left behind is removed by the next."""
+    assert not list(run.glob(f"s.duckdb{SPILL_SUFFIX}*"))  # the fixture's run cleaned up after itself
+    left = run / f"s.duckdb{SPILL_SUFFIX}killed"
+    left.mkdir()
+    (left / "user-texts.arrow").write_bytes(b"half written")
+    result = CliRunner().invoke(app, ["analyze", str(run / "s.duckdb"), "--out", str(run / "again")])
+    assert result.exit_code == 0, result.output
+    assert not list(run.glob(f"s.duckdb{SPILL_SUFFIX}*"))
+    assert pq.read_table(run / "again" / "families.parquet").equals(pq.read_table(run / "res" / "families.parquet"))
 
 
 def test_the_store_engine_splits_the_features_by_size_and_memory_limit(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -105,6 +107,8 @@ MIN_STAGE_MEMORY = 128 * 2**20
 """No stage's lowered limit goes below this (or below the whole limit, if that is smaller). At the default limit
 the fingerprint stage's share is this floor: its stream on the 4M bench store 1,118 -> 959 MiB at its high
 under 128 MB instead of 256, in the same time (the key table spills)."""
+SPILL_SUFFIX = ".spill-"
+"""The fingerprint stage's spill directory beside a store ``S``: ``S.spill-<random>`` (``_StoreEngine.fingerprint``)."""
 BESIDE_MEMORY_SHARE = 1 / 3
 """DuckDB's limit, as a share of the whole, while work runs ``beside`` the stages (the campaigns' summary query
 beside the replay's walk, whose Python arrays are resident at the same time)."""
@@ -289,11 +293,15 @@ class _StoreEngine:
         1,190 MiB, 4.9 -> 4.8 s (``bench/analyze_memory.py --detail``).
 
         The per-skeleton state read back rarely (high signature halves, texts) goes to a spill directory beside
-        the store, as DuckDB's own temporary files do, removed when the stage ends (``fingerprint.spill``)."""
+        the store, as DuckDB's own temporary files do, removed when the stage ends (``fingerprint.spill``). One
+        left by a run that was killed is removed here: this process holds the store's lock, so no other run is
+        using it."""
         store, path = self.store, Path(self.source)
+        for left in path.parent.glob(f"{glob.escape(path.name)}{SPILL_SUFFIX}*"):
+            shutil.rmtree(left, ignore_errors=True)
         with (
             self._limit(FINGERPRINT_MEMORY_SHARE),
-            TemporaryDirectory(prefix=f"{path.name}.spill-", dir=path.parent) as spill,
+            TemporaryDirectory(prefix=f"{path.name}{SPILL_SUFFIX}", dir=path.parent) as spill,
         ):
             batches = store.iter_exchange_batches(list(FP_COLUMNS), row_key=True)
             squeeze = partial(self._limit, 0.0, CLUSTERING_MEMORY)
