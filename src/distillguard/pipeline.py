@@ -266,7 +266,7 @@ class _StoreEngine:
             yield
             return
         con, before = self.store.connection, self._current or total
-        self._current = max(int(total * share), min(total, floor))
+        self._current = _lowered(total, share, floor)
         con.execute(f"SET memory_limit='{self._current}B'")
         try:
             yield
@@ -332,9 +332,7 @@ class _StoreEngine:
             total = size_bytes(self.memory_limit) if self.memory_limit else None
             try:
                 if total:  # the setting is the database's: DuckDB gives back what it holds above it
-                    cursor.execute(
-                        f"SET memory_limit='{max(int(total * BESIDE_MEMORY_SHARE), min(total, MIN_STAGE_MEMORY))}B'"
-                    )
+                    cursor.execute(f"SET memory_limit='{_lowered(total, BESIDE_MEMORY_SHARE)}B'")
                 self.store.keyed_exchanges(cursor)
                 return work(cursor)
             finally:
@@ -348,6 +346,11 @@ class _StoreEngine:
         """Wait for the work given to ``beside`` (before the store closes under it)."""
         if self._beside is not None:
             self._beside.shutdown(wait=True)
+
+
+def _lowered(total: int, share: float, floor: int = MIN_STAGE_MEMORY) -> int:
+    """``share`` of a memory limit of ``total`` bytes, not below ``floor`` nor below ``total`` if that is smaller."""
+    return max(int(total * share), min(total, floor))
 
 
 @contextmanager

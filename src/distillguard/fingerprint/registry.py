@@ -72,7 +72,7 @@ class Kept:
         """``part``'s high halves and texts appended to ``spill``; the rest kept."""
         low, high = _planes(part.sig)
         spill.append(high, part.texts)
-        return cls(low, _has_signature(part.sig), part.win, part.win_len)
+        return cls(low, _has_signature(low, high), part.win, part.win_len)
 
 
 def sketch_skeletons(skeletons: pa.Array, config: FingerprintConfig) -> Sketches:
@@ -179,10 +179,8 @@ class SkeletonSet:
         high = self._hi
         assert high is not None  # a set without its high halves has ``_sketched`` (``__init__``)
         out = np.empty(len(self), dtype=bool)
-        empty_lo, empty_hi = _planes(np.asarray(sketch.EMPTY_SLOT))
         for lo in range(0, len(self), step):  # bounded temporaries
-            hi = lo + step
-            out[lo:hi] = ~((self._lo[lo:hi] == empty_lo) & (high[lo:hi] == empty_hi)).all(axis=1)
+            out[lo : lo + step] = _has_signature(self._lo[lo : lo + step], high[lo : lo + step])
         return out
 
     def low16(self) -> U16:
@@ -339,9 +337,11 @@ class Registry:
         return skeletons
 
 
-def _has_signature(sig: sketch.U32) -> npt.NDArray[np.bool_]:
-    """Whether each row has a signature (not every slot ``sketch.EMPTY_SLOT``), as ``SkeletonSet.sketched``."""
-    out: npt.NDArray[np.bool_] = ~(sig == np.uint32(sketch.EMPTY_SLOT)).all(axis=1)
+def _has_signature(low: U16, high: U16) -> npt.NDArray[np.bool_]:
+    """Whether each row of a signature's two planes has a signature (not every slot ``sketch.EMPTY_SLOT``: no
+    shingle): ``SkeletonSet.sketched``, and ``Kept``'s for the rows it spills."""
+    empty_lo, empty_hi = _planes(np.asarray(sketch.EMPTY_SLOT))
+    out: npt.NDArray[np.bool_] = ~((low == empty_lo) & (high == empty_hi)).all(axis=1)
     return out
 
 

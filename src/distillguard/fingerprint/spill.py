@@ -79,8 +79,8 @@ class Spill:
     def texts(self, rows: I64) -> pa.Array:
         """The texts of ``rows`` (arrival positions), in the order asked."""
         rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) == 0 or self._texts is None:
-            return pa.array([], type=pa.string()) if len(rows) == 0 else pa.nulls(len(rows), pa.string())
+        if len(rows) == 0:
+            return pa.array([], type=pa.string())
         order = np.argsort(rows, kind="stable")
         wanted = rows[order]
         ends = np.asarray(self._batch_ends, dtype=np.int64)
